@@ -1,0 +1,46 @@
+# etfsync — the plain entry points. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SIM_PORT ?= 8765
+DEMO_PORT ?= 8000
+
+.PHONY: install demo test test-sqlite lint bench bench-quick clean
+
+install: $(VENV)/.installed tools/timescale/node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+tools/timescale/node_modules/.installed: tools/timescale/package.json tools/timescale/package-lock.json
+	cd tools/timescale && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The main job, offline: simulator + sync_etfs into the embedded SQLite database, then serve.
+demo: install
+	$(PY) tools/demo.py --sim-port $(SIM_PORT) --port $(DEMO_PORT)
+
+## Lint, migration check, then the whole suite on SQLite, PostgreSQL 15 and TimescaleDB.
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) tools/run_tests.py
+
+test-sqlite: install
+	$(PY) tools/run_tests.py --tiers sqlite
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+bench: install
+	$(PY) bench/run.py
+
+bench-quick: install
+	$(PY) bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) tools/timescale/node_modules db.sqlite3 staticfiles

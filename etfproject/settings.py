@@ -1,0 +1,223 @@
+"""etfsync settings: one module, every value from the environment (12-factor).
+
+Every variable read here is listed with its default in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from etfproject.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Core -------------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", True)
+_DEV_SECRET_KEY = "django-insecure-etfsync-development-key-do-not-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
+    # The development default is public (it is in this file): refuse to serve with it.
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "etfs",
+    "prices",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "etfproject.urls"
+WSGI_APPLICATION = "etfproject.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+# DATABASE_URL unset -> the embedded SQLite file; postgres://… -> Django's PostgreSQL
+# backend; timescale://… -> django-timescaledb's backend (hypertables, time_bucket).
+#
+# Pooling: the original plan asked for "a pool of 10 with 20 overflow". Django keeps one
+# persistent connection per worker thread (CONN_MAX_AGE) and checks it before reuse
+# (CONN_HEALTH_CHECKS), so the pool size is the number of gunicorn workers × threads (10 by
+# default in our docs) and overflow is whatever PgBouncer or the server's max_connections
+# allows beyond that; the sync uses exactly one writer connection.
+SQLITE_PATH = Path(env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    _db = dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
+    )
+    if _db["ENGINE"] not in {
+        "django.db.backends.postgresql",
+        "timescale.db.backends.postgresql",
+        "django.db.backends.sqlite3",
+    }:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme gives engine {_db['ENGINE']!r}; use sqlite://, postgres:// or timescale://"
+        )
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": SQLITE_PATH,
+        # SQLite has one writer: wait for it instead of failing with "database is locked".
+        "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_TIMESCALE = DATABASES["default"]["ENGINE"] == "timescale.db.backends.postgresql"
+
+# --- I18N / time --------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files --------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+
+# --- Security (production: DEBUG=0) ----------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "etfs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "prices": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+# --- Market-data providers ----------------------------------------------------------------------
+# Every host URL is overridable so the same code runs against the real hosts and our simulator.
+MARKETDATA = {
+    "EASTMONEY_LIST_URL": env_str("EASTMONEY_LIST_URL", "https://push2.eastmoney.com/api/qt/clist/get"),
+    "EASTMONEY_KLINE_URL": env_str("EASTMONEY_KLINE_URL", "https://push2his.eastmoney.com/api/qt/stock/kline/get"),
+    "TENCENT_KLINE_URL": env_str("TENCENT_KLINE_URL", "https://web.ifzq.gtimg.cn/appstock/app/fqkline/get"),
+    # Providers tried in order for daily bars when the previous one fails.
+    "PROVIDERS": env_list("MARKETDATA_PROVIDERS", ["eastmoney", "tencent"]),
+    "CONNECT_TIMEOUT": env_float("MARKETDATA_CONNECT_TIMEOUT", 5.0),
+    "READ_TIMEOUT": env_float("MARKETDATA_READ_TIMEOUT", 15.0),
+    "MAX_ATTEMPTS": env_int("MARKETDATA_MAX_ATTEMPTS", 5),
+    "BACKOFF_BASE": env_float("MARKETDATA_BACKOFF_BASE", 0.5),
+    "BACKOFF_MAX": env_float("MARKETDATA_BACKOFF_MAX", 30.0),
+    # Requests per second per host. East Money bans bursts for hours: be polite by default.
+    "RATE_LIMIT": env_float("MARKETDATA_RATE_LIMIT", 1.0),
+    "CONCURRENCY": env_int("MARKETDATA_CONCURRENCY", 4),
+    # Consecutive refused requests (after retries) that open the circuit breaker.
+    "BREAKER_THRESHOLD": env_int("MARKETDATA_BREAKER_THRESHOLD", 5),
+}
+
+# --- Sync ----------------------------------------------------------------------------------------
+SYNC = {
+    # Trading days re-fetched before the last stored bar, to catch provider revisions.
+    "OVERLAP_DAYS": env_int("SYNC_OVERLAP_DAYS", 3),
+    "BATCH_SIZE": env_int("SYNC_BATCH_SIZE", 5000),
+    # A run whose heartbeat is older than this is considered dead (killed) by the next run.
+    "STALE_RUN_SECONDS": env_int("SYNC_STALE_RUN_SECONDS", 900),
+}
+
+# --- REST API -------------------------------------------------------------------------------------
+API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", False)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated" if API_REQUIRE_TOKEN else "rest_framework.permissions.AllowAny"
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 100),
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "") or None,
+        "user": env_str("API_THROTTLE_USER", "") or None,
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "etfsync API",
+    "DESCRIPTION": "China ETFs and A-share stocks: instruments, daily bars, sync runs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- django-q2 ------------------------------------------------------------------------------------
+# The ORM broker needs no extra server; set Q_REDIS_URL to share work among many machines.
+Q_REDIS_URL = env_str("Q_REDIS_URL", "")
+Q_CLUSTER: dict = {
+    "name": "etfsync",
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": env_int("Q_TIMEOUT", 6 * 3600),
+    "retry": env_int("Q_TIMEOUT", 6 * 3600) + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "sync": env_bool("Q_SYNC", False),
+    "label": "Tasks",
+}
+if Q_REDIS_URL:
+    Q_CLUSTER["redis"] = Q_REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"

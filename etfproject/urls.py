@@ -1,0 +1,10 @@
+"""Root URL configuration: admin, API, landing page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,204 @@
+"""Instruments (stocks and ETFs on SH/SZ/BJ) and the record of every sync run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from etfs.symbols import Symbol, parse_symbol
+
+
+class Exchange(models.TextChoices):
+    SH = "SH", "Shanghai"
+    SZ = "SZ", "Shenzhen"
+    BJ = "BJ", "Beijing"
+
+
+class AssetType(models.TextChoices):
+    STOCK = "stock", "Stock"
+    ETF = "etf", "ETF"
+    LOF = "lof", "LOF"
+    REIT = "reit", "REIT"
+    INDEX = "index", "Index"
+
+
+class InstrumentQuerySet(models.QuerySet["Instrument"]):
+    def etfs(self) -> InstrumentQuerySet:
+        return self.filter(is_etf=True)
+
+    def stocks(self) -> InstrumentQuerySet:
+        return self.filter(is_etf=False, asset_type=AssetType.STOCK)
+
+    def active(self) -> InstrumentQuerySet:
+        return self.filter(is_active=True)
+
+    def of_kind(self, kind: str) -> InstrumentQuerySet:
+        """``kind`` is a sync kind: ``etfs`` or ``stocks``."""
+        if kind == SyncRun.Kind.ETFS:
+            return self.etfs()
+        if kind == SyncRun.Kind.STOCKS:
+            return self.stocks()
+        raise ValueError(f"unknown instrument kind {kind!r} (expected 'etfs' or 'stocks')")
+
+    def by_symbol(self, value: str) -> Instrument:
+        """Look up one instrument by any accepted symbol form (raises DoesNotExist/ValueError)."""
+        symbol = parse_symbol(value)
+        return self.get(symbol=symbol.canonical)
+
+    def for_symbols(self, symbols: list[Symbol]) -> InstrumentQuerySet:
+        return self.filter(symbol__in=[s.canonical for s in symbols])
+
+
+class Instrument(models.Model):
+    """A listed security. ``symbol`` (``510300.SH``) is the identity everyone shares.
+
+    ``locked_fields`` names fields a curator decided by hand (``is_etf``, ``name``, …);
+    the sync never overwrites them.
+    """
+
+    CURATABLE_FIELDS = ("is_etf", "asset_type", "name", "is_active", "list_date", "delist_date")
+
+    symbol = models.CharField(max_length=16, unique=True, help_text="Canonical CODE.EXCHANGE, e.g. 510300.SH")
+    code = models.CharField(max_length=12)
+    exchange = models.CharField(max_length=2, choices=Exchange.choices)
+    name = models.CharField(max_length=128, blank=True)
+    is_etf = models.BooleanField(default=False, db_index=True)
+    asset_type = models.CharField(max_length=8, choices=AssetType.choices, default=AssetType.STOCK)
+    is_active = models.BooleanField(default=True)
+    list_date = models.DateField(null=True, blank=True, help_text="First trading day")
+    delist_date = models.DateField(null=True, blank=True, help_text="Day it vanished from the list")
+    price_decimals = models.PositiveSmallIntegerField(
+        default=3, help_text="Quoted price precision: 3 for funds (0.001 CNY), 2 for stocks"
+    )
+    provider_fields = models.JSONField(default=dict, blank=True, help_text="Raw provider fields we do not model yet")
+    locked_fields = models.JSONField(
+        default=list, blank=True, help_text="Fields a curator set by hand; the sync never overwrites them"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InstrumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "exchange"], name="instrument_code_exchange_uniq"),
+            models.CheckConstraint(condition=Q(exchange__in=["SH", "SZ", "BJ"]), name="instrument_exchange_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["is_etf", "is_active"], name="instrument_kind_active_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.name}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.symbol and self.code and self.exchange:
+            self.symbol = f"{self.code}.{self.exchange}"
+        super().save(*args, **kwargs)
+
+    @property
+    def parsed_symbol(self) -> Symbol:
+        return Symbol(self.code, self.exchange)
+
+    def is_locked(self, field: str) -> bool:
+        return field in (self.locked_fields or [])
+
+    def lock(self, *fields: str) -> None:
+        unknown = set(fields) - set(self.CURATABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot lock {sorted(unknown)}; curatable fields are {self.CURATABLE_FIELDS}")
+        self.locked_fields = sorted(set(self.locked_fields or []) | set(fields))
+
+    def unlock(self, *fields: str) -> None:
+        self.locked_fields = sorted(set(self.locked_fields or []) - set(fields))
+
+    def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
+        """Set provider-reported values except locked ones; return the names that changed."""
+        changed = []
+        for field, value in values.items():
+            if self.is_locked(field):
+                continue
+            if getattr(self, field) != value:
+                setattr(self, field, value)
+                changed.append(field)
+        return changed
+
+
+class SyncRunQuerySet(models.QuerySet["SyncRun"]):
+    def running(self) -> SyncRunQuerySet:
+        return self.filter(status=SyncRun.Status.RUNNING)
+
+    def finished_ok(self) -> SyncRunQuerySet:
+        return self.filter(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
+
+    def last_success(self, kind: str) -> SyncRun | None:
+        return self.filter(kind=kind, status=SyncRun.Status.SUCCESS).order_by("-finished_at").first()
+
+
+class SyncRun(models.Model):
+    """One execution of a sync: what, when, triggered how, with which result.
+
+    A row is created (status ``running``) before the first request and updated as the run
+    proceeds, so a killed run is visible and the next run can tell it is stale.
+    """
+
+    class Kind(models.TextChoices):
+        ETFS = "etfs", "ETFs"
+        STOCKS = "stocks", "Stocks"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "Management command"
+        TASK = "task", "Scheduled task"
+        ADMIN = "admin", "Admin action"
+        API = "api", "API request"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
+    triggered_by = models.CharField(max_length=150, blank=True, help_text="User name or task name")
+    parameters = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    instruments_new = models.PositiveIntegerField(default=0)
+    instruments_updated = models.PositiveIntegerField(default=0)
+    instruments_deactivated = models.PositiveIntegerField(default=0)
+    instruments_synced = models.PositiveIntegerField(default=0)
+    bars_inserted = models.PositiveIntegerField(default=0)
+    bars_updated = models.PositiveIntegerField(default=0)
+    bars_unchanged = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{symbol, error}] per failed instrument")
+    message = models.TextField(blank=True)
+
+    objects = SyncRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["kind", "status", "-finished_at"], name="syncrun_kind_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} sync #{self.pk} ({self.status})"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running)."""
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def failed_symbols(self) -> list[str]:
+        return [e["symbol"] for e in self.errors or [] if e.get("symbol")]

@@ -1,0 +1,57 @@
+"""factory-boy factories shared by every app's tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+
+from etfs.models import AssetType, Instrument, SyncRun
+from prices.models import DailyBar, trading_date_to_time
+
+
+class InstrumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Instrument
+        django_get_or_create = ("symbol",)
+
+    code = factory.Sequence(lambda n: f"{510000 + n:06d}")
+    exchange = "SH"
+    symbol = factory.LazyAttribute(lambda o: f"{o.code}.{o.exchange}")
+    name = factory.Sequence(lambda n: f"测试ETF{n}")
+    is_etf = True
+    asset_type = AssetType.ETF
+    price_decimals = 3
+
+
+class StockFactory(InstrumentFactory):
+    code = factory.Sequence(lambda n: f"{600000 + n:06d}")
+    name = factory.Sequence(lambda n: f"测试股份{n}")
+    is_etf = False
+    asset_type = AssetType.STOCK
+    price_decimals = 2
+
+
+class DailyBarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyBar
+
+    class Params:
+        day = dt.date(2024, 1, 2)
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    time = factory.LazyAttribute(lambda o: trading_date_to_time(o.day))
+    open = Decimal("3.500")
+    high = Decimal("3.520")
+    low = Decimal("3.470")
+    close = Decimal("3.480")
+    volume = 123456700
+    amount = Decimal("430123456.00")
+
+
+class SyncRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SyncRun
+
+    kind = SyncRun.Kind.ETFS

@@ -1,0 +1,132 @@
+"""Price bars and corporate actions.
+
+Bars store *unadjusted* prices as the exchange quoted them; forward (qfq) and backward (hfq)
+adjusted prices are derived at query time from ``CorporateAction`` rows, because East Money
+adjusts cash distributions additively and splits multiplicatively (one multiplicative
+factor per day cannot reproduce its qfq), and because qfq history changes after every
+distribution while raw history does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.db import models
+from django.db.models import F, Q
+from timescale.db.models.fields import TimescaleDateTimeField
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# Prices: up to 10^11 CNY with 0.001 resolution (ETFs quote 0.001, stocks 0.01).
+PRICE = {"max_digits": 14, "decimal_places": 3}
+
+
+def trading_date_to_time(day: dt.date) -> dt.datetime:
+    """The bar timestamp of a trading date: that date at 00:00 Asia/Shanghai."""
+    return dt.datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
+
+
+def time_to_trading_date(value: dt.datetime) -> dt.date:
+    """Inverse of :func:`trading_date_to_time`, whatever zone the datetime carries."""
+    return value.astimezone(SHANGHAI).date()
+
+
+class BarQuerySet(models.QuerySet):
+    def for_instrument(self, instrument_id: int) -> BarQuerySet:
+        return self.filter(instrument_id=instrument_id)
+
+    def between(self, start: dt.date | None = None, end: dt.date | None = None) -> BarQuerySet:
+        qs = self
+        if start is not None:
+            qs = qs.filter(time__gte=trading_date_to_time(start))
+        if end is not None:
+            qs = qs.filter(time__lt=trading_date_to_time(end + dt.timedelta(days=1)))
+        return qs
+
+
+class BarBase(models.Model):
+    """Fields shared by every bar table (daily now; minute bars get their own hypertable)."""
+
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.PROTECT, related_name="+")
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.BigIntegerField(help_text="Shares (East Money reports lots of 100; we store shares)")
+    amount = models.DecimalField(max_digits=20, decimal_places=2, help_text="Turnover in CNY")
+
+    objects = BarQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class DailyBar(BarBase):
+    """One unadjusted daily bar; ``time`` is the trading date at 00:00 Asia/Shanghai.
+
+    On TimescaleDB the table is a hypertable with one-year chunks: a daily bar table grows by
+    only ~244 rows per instrument per year, so a year of the whole A-share market plus every
+    ETF (~7,000 instruments, ~1.7 M rows, ~200 MB with indexes) fits comfortably in memory
+    as one chunk, a 20-year backfill makes ~20 chunks rather than hundreds, and the common
+    query ("one instrument, one year") touches one or two chunks.
+    """
+
+    CHUNK_INTERVAL = "365 days"
+
+    time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.PROTECT, related_name="daily_bars")
+
+    class Meta:
+        ordering = ["instrument", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "time"], name="dailybar_instrument_time_uniq"),
+            models.CheckConstraint(condition=Q(high__gte=F("low")), name="dailybar_high_gte_low"),
+            models.CheckConstraint(condition=Q(volume__gte=0), name="dailybar_volume_nonneg"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="dailybar_amount_nonneg"),
+            models.CheckConstraint(condition=Q(low__gt=0), name="dailybar_low_positive"),
+        ]
+        indexes = [models.Index(fields=["time"], name="dailybar_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.trading_date} C={self.close}"
+
+    @property
+    def trading_date(self) -> dt.date:
+        return time_to_trading_date(self.time)
+
+
+class CorporateAction(models.Model):
+    """An ex-day: a cash distribution and/or a split that breaks raw price continuity.
+
+    On ``ex_date`` the exchange's reference previous close is
+    ``(previous_close - cash) / split_ratio``. Forward adjustment (qfq) of an earlier price p
+    applies every later action in date order, ``p -> (p - cash) / split_ratio``; backward
+    adjustment (hfq) of a price on or after ``ex_date`` applies the inverse,
+    ``p -> p * split_ratio + cash``, for every action up to that day, latest first.
+    """
+
+    class Source(models.TextChoices):
+        DERIVED = "derived", "Derived from quotes (close - change)"
+        PROVIDER = "provider", "Provider adjusted series"
+        MANUAL = "manual", "Entered by a curator"
+
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="corporate_actions")
+    ex_date = models.DateField()
+    cash = models.DecimalField(max_digits=14, decimal_places=4, default=0, help_text="CNY per share before the split")
+    split_ratio = models.DecimalField(
+        max_digits=14, decimal_places=6, default=1, help_text="New shares per old share (2 = 1:2 split)"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.DERIVED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["instrument", "ex_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "ex_date"], name="corporateaction_instrument_day_uniq"),
+            models.CheckConstraint(condition=Q(split_ratio__gt=0), name="corporateaction_ratio_positive"),
+            models.CheckConstraint(condition=Q(cash__gte=0), name="corporateaction_cash_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} ex {self.ex_date}: cash {self.cash}, ratio {self.split_ratio}"
