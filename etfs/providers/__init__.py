@@ -1,0 +1,1 @@
+"""Market-data providers: one small interface (``base.MarketDataProvider``), one module per host."""

@@ -1,0 +1,127 @@
+"""The interface the sync depends on, and the typed records that cross it.
+
+Providers return plain dataclasses (never DataFrames) so the sync can stream them. Units
+are normalised here, once: volumes in *shares* (East Money reports lots of 100), amounts
+in CNY, prices as exact ``Decimal`` at the precision the host reports, dates as trading
+dates (Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from etfs.symbols import Symbol
+
+
+class Adjust(enum.StrEnum):
+    """Price adjustment of a bar series: none (raw), forward (qfq) or backward (hfq)."""
+
+    NONE = "none"
+    QFQ = "qfq"
+    HFQ = "hfq"
+
+
+class InstrumentKind(enum.StrEnum):
+    """What a list request asks for."""
+
+    ETF = "etf"
+    STOCK = "stock"
+
+
+@dataclass(frozen=True)
+class BarRecord:
+    """One daily bar as the provider reported it.
+
+    ``prev_close`` is the exchange's reference previous close for this day (East Money:
+    ``close - change``). On an ex-day it differs from the previous bar's close, which is how
+    the sync finds distributions and splits without a second request; ``None`` when the
+    provider did not report a change.
+    """
+
+    day: dt.date
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    amount: Decimal
+    prev_close: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BarSeries:
+    """The answer to one history request."""
+
+    symbol: Symbol
+    adjust: Adjust
+    bars: list[BarRecord]
+    decimals: int = 3
+    name: str = ""
+    provider: str = ""
+
+
+@dataclass(frozen=True)
+class ListingRecord:
+    """One row of an instrument list, with the latest-day quote when there was a trade.
+
+    ``quote`` is ``None`` when the host reports ``-`` (suspended, or before the open). After
+    the close on a trading day the quote is that day's final bar — the fast daily path.
+    """
+
+    symbol: Symbol
+    name: str
+    is_etf: bool
+    asset_type: str
+    quote: BarRecord | None = None
+    decimals: int = 3
+    updated_at: dt.datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RequestStats:
+    """Counters a provider keeps so every run can report what it cost."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+
+
+class MarketDataProvider(ABC):
+    """What the sync needs from a market-data host.
+
+    Implementations raise ``etfs.providers.errors.ProviderError`` subclasses, never
+    ``requests`` exceptions, and are safe to call from several threads at once (they share
+    one pooled session and one rate limiter per host).
+    """
+
+    name: str = ""
+    stats: RequestStats
+
+    @abstractmethod
+    def list_instruments(
+        self, kind: InstrumentKind, exchanges: Iterable[str] = ("SH", "SZ", "BJ")
+    ) -> Iterator[ListingRecord]:
+        """Every listed instrument of ``kind`` on ``exchanges``, with its latest quote."""
+
+    @abstractmethod
+    def fetch_daily_bars(
+        self,
+        symbol: Symbol,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        adjust: Adjust = Adjust.NONE,
+    ) -> BarSeries:
+        """Daily bars of one instrument, oldest first, ``start``/``end`` inclusive (None = open).
+
+        Raises ``UnknownInstrument`` when the host does not know the symbol.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release pooled connections."""
