@@ -151,6 +151,7 @@ class SyncRun(models.Model):
         STOCKS = "stocks", "Stocks"
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCESS = "success", "Success"
         PARTIAL = "partial", "Partial"
