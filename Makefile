@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SIM_PORT ?= 8765
 DEMO_PORT ?= 8000
 
-.PHONY: install demo test test-sqlite lint bench bench-quick clean
+.PHONY: install demo test test-sqlite lint bench bench-install bench-quick clean
 
 install: $(VENV)/.installed tools/timescale/node_modules/.installed
 
@@ -36,10 +36,15 @@ test-sqlite: install
 lint: install
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: install
+bench-install: install
+	$(PY) -m pip install -q -r requirements-bench.txt
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+## Benchmarks (bench/README.md): ~20 minutes; bench-quick takes a few.
+bench: bench-install
 	$(PY) bench/run.py
 
-bench-quick: install
+bench-quick: bench-install
 	$(PY) bench/run.py --quick
 
 clean:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,6 +117,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# WhiteNoise serves collected static files (admin, Swagger UI from drf-spectacular-sidecar) from
+# the WSGI server itself, compressed and cache-busted, so production needs no CDN or extra server.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # --- Security (production: DEBUG=0) ----------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -160,6 +171,8 @@ MARKETDATA = {
     "CONCURRENCY": env_int("MARKETDATA_CONCURRENCY", 4),
     # Consecutive refused requests (after retries) that open the circuit breaker.
     "BREAKER_THRESHOLD": env_int("MARKETDATA_BREAKER_THRESHOLD", 5),
+    # Seconds an open breaker waits before letting one trial request through.
+    "BREAKER_COOLDOWN": env_float("MARKETDATA_BREAKER_COOLDOWN", 300.0),
 }
 
 # --- Sync ----------------------------------------------------------------------------------------
@@ -174,15 +187,16 @@ SYNC = {
 # --- REST API -------------------------------------------------------------------------------------
 API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", False)
 REST_FRAMEWORK = {
+    # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated" if API_REQUIRE_TOKEN else "rest_framework.permissions.AllowAny"
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "etfs.api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 100),
     "DEFAULT_THROTTLE_CLASSES": [

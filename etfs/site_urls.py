@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from etfs.views import landing
+
+urlpatterns = [
+    path("", landing, name="landing"),
+]

@@ -52,6 +52,11 @@ class BarRecord:
     volume: int
     amount: Decimal
     prev_close: Decimal | None = None
+    # The provider's derived columns (East Money kline positions 7, 8 and 10), kept for
+    # reference; they follow from the fields above, so they take no part in equality.
+    amplitude_pct: Decimal | None = field(default=None, compare=False)
+    change_pct: Decimal | None = field(default=None, compare=False)
+    turnover_pct: Decimal | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class MarketDataProvider(ABC):
 
     name: str = ""
     stats: RequestStats
+    # False for providers without an instrument list (Tencent): the fallback skips them for lists.
+    supports_listing: bool = True
 
     @abstractmethod
     def list_instruments(

@@ -6,6 +6,9 @@ Every message names the host, the instrument (when there is one) and what came b
 
 from __future__ import annotations
 
+import copy
+from typing import Self
+
 
 class ProviderError(Exception):
     """A market-data request failed."""
@@ -19,20 +22,43 @@ class ProviderError(Exception):
         status: int | None = None,
         snippet: str = "",
     ) -> None:
+        self.reason = message
         self.host = host
         self.symbol = symbol
         self.status = status
         self.snippet = snippet
-        parts = [message]
-        if host:
-            parts.append(f"host={host}")
-        if symbol:
-            parts.append(f"instrument={symbol}")
-        if status is not None:
-            parts.append(f"status={status}")
-        if snippet:
-            parts.append(f"body={snippet[:200]!r}")
-        super().__init__(" | ".join(parts))
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        parts = [self.reason]
+        if self.host:
+            parts.append(f"host={self.host}")
+        if self.symbol:
+            parts.append(f"instrument={self.symbol}")
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.snippet:
+            parts.append(f"body={self.snippet[:200]!r}")
+        return " | ".join(parts)
+
+    def with_context(
+        self,
+        *,
+        reason: str | None = None,
+        host: str = "",
+        symbol: str = "",
+        status: int | None = None,
+        snippet: str = "",
+    ) -> Self:
+        """A copy with the context filled in that the raiser did not know (parsers know no host)."""
+        clone = copy.copy(self)
+        clone.reason = reason if reason is not None else self.reason
+        clone.host = self.host or host
+        clone.symbol = self.symbol or symbol
+        clone.status = self.status if self.status is not None else status
+        clone.snippet = self.snippet or snippet
+        clone.args = (clone._compose(),)
+        return clone
 
 
 class TransientError(ProviderError):
@@ -57,3 +83,7 @@ class UnknownInstrument(ProviderError):
 
 class ProviderUnavailable(ProviderError):
     """The circuit breaker is open: the host keeps refusing (an IP ban looks like this)."""
+
+
+class NotSupported(ProviderError):
+    """The provider cannot answer this kind of request at all (e.g. Tencent has no instrument list)."""

@@ -1,0 +1,433 @@
+"""`make bench`: measure etfsync side by side with what users do today, and record it.
+
+Everything runs on this machine: a throw-away PostgreSQL 15 cluster, our market-data
+simulator in its own process (30 ms latency, 50 requests/s limit), the sync commands in
+their own processes, AKShare + pandas ``to_sql`` as the baseline, raw ``COPY`` as the
+physical ingest limit, and gunicorn + wrk for API latency. Prints one table and writes
+``bench/results/<timestamp>.json`` (and ``latest.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.dbservers import free_port, postgres_cluster, wait_for_port  # noqa: E402
+
+PY = sys.executable
+TODAY = dt.date(2026, 11, 20)  # a Friday, a trading day; the simulator's "today"
+NEXT_DAY = dt.date(2026, 11, 23)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, database_url: str) -> None:
+        self.args = args
+        self.database_url = database_url
+        self.results: dict[str, dict] = {}
+
+    # ---- helpers -------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING"})
+        env.update(extra)
+        return env
+
+    def manage(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> tuple[float, str, float]:
+        """Run a manage.py command; return (seconds, stdout, peak RSS MB of children so far)."""
+        started = time.perf_counter()
+        proc = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env or self.env(), capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        return seconds, proc.stdout + proc.stderr, peak
+
+    def sql(self, query: str) -> list[tuple]:
+        import psycopg2
+
+        with contextlib.closing(psycopg2.connect(self.database_url)) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            conn.commit()
+            return cur.fetchall() if cur.description else []
+
+    def reset_data(self) -> None:
+        self.sql(
+            "TRUNCATE prices_dailybar, prices_corporateaction, etfs_syncrun, etfs_instrument RESTART IDENTITY CASCADE"
+        )
+
+    @contextlib.contextmanager
+    def simulator(self, today: dt.date, latency_ms: int = 30, rps_limit: int = 50) -> Iterator[dict[str, str]]:
+        port = free_port()
+        cmd = [
+            PY,
+            "manage.py",
+            "marketdata_simulator",
+            "--port",
+            str(port),
+            "--etfs",
+            str(self.args.etfs),
+            "--stocks",
+            "0",
+            "--years",
+            str(self.args.years),
+            "--today",
+            today.isoformat(),
+            "--latency-ms",
+            str(latency_ms),
+            "--rps-limit",
+            str(rps_limit),
+            "--seed",
+            "1",
+        ]
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, 120, proc)
+            base = f"http://127.0.0.1:{port}"
+            yield {
+                "EASTMONEY_LIST_URL": f"{base}/api/qt/clist/get",
+                "EASTMONEY_KLINE_URL": f"{base}/api/qt/stock/kline/get",
+                "TENCENT_KLINE_URL": f"{base}/appstock/app/fqkline/get",
+                # Polite client: just under the host's limit, so nothing is refused.
+                "MARKETDATA_RATE_LIMIT": str(rps_limit * 0.96),
+                "MARKETDATA_CONCURRENCY": str(self.args.workers),
+            }
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            log.close()
+
+    def last_run(self) -> dict:
+        cols = ("requests", "retries", "failures", "bars_inserted", "bars_updated", "bars_unchanged", "status")
+        rows = self.sql(f"SELECT {', '.join(cols)} FROM etfs_syncrun ORDER BY id DESC LIMIT 1")
+        return dict(zip(cols, rows[0], strict=True))
+
+    # ---- 1 and 2: backfill, ours versus AKShare + to_sql -----------------------------------
+    def bench_backfill(self) -> None:
+        walls, peaks, run = [], [], {}
+        for _ in range(self.args.repeat):
+            self.reset_data()
+            with self.simulator(TODAY) as urls:
+                seconds, _out, peak = self.manage(
+                    "sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls)
+                )
+            walls.append(seconds)
+            peaks.append(peak)
+            run = self.last_run()
+        wall = statistics.median(walls)
+        instruments = self.sql("SELECT count(*) FROM etfs_instrument")[0][0]
+        bars = self.sql("SELECT count(*) FROM prices_dailybar")[0][0]
+        list_pages = -(-instruments // 100)
+        self.results["backfill"] = {
+            "etfs": instruments,
+            "bars": bars,
+            "wall_s": wall,
+            "runs_s": walls,
+            "etfs_per_s": instruments / wall,
+            "bars_per_s": bars / wall,
+            "requests": run.get("requests"),
+            "min_requests": instruments + list_pages,
+            "retries": run.get("retries"),
+            "peak_rss_mb": max(peaks),
+            "status": run.get("status"),
+        }
+        # Idempotence: a second run right away writes nothing.
+        with self.simulator(TODAY) as urls:
+            seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls))
+        second = self.last_run()
+        self.results["backfill"]["rerun_s"] = seconds
+        self.results["backfill"]["rerun_written"] = (second["bars_inserted"] or 0) + (second["bars_updated"] or 0)
+
+    def bench_akshare(self) -> None:
+        codes = [r[0] for r in self.sql("SELECT code FROM etfs_instrument WHERE is_etf ORDER BY code")]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+            fh.write("\n".join(codes))
+            codes_file = fh.name
+        walls, out = [], {}
+        for _ in range(self.args.repeat):
+            self.sql("DROP TABLE IF EXISTS akshare_bars")
+            with self.simulator(TODAY) as urls:
+                proc = subprocess.run(
+                    [PY, "bench/akshare_baseline.py", urls["EASTMONEY_KLINE_URL"], self.database_url, codes_file],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            walls.append(out["seconds"])
+        os.unlink(codes_file)
+        wall = statistics.median(walls)
+        ours = self.results["backfill"]
+        rows = self.sql("SELECT count(*) FROM akshare_bars")[0][0]
+        # Re-running the baseline appends everything again: duplicates, which ours never makes.
+        vol_ours, vol_ak = self.sql(
+            'SELECT (SELECT sum(volume) FROM prices_dailybar), (SELECT sum("成交量") FROM akshare_bars)'
+        )[0]
+        self.results["akshare"] = {
+            "wall_s": wall,
+            "runs_s": walls,
+            "rows": rows,
+            "requests": out["requests"],
+            "peak_rss_mb": out["peak_mb"],
+            "failures": out["failures"],
+            "ratio_ours_faster": wall / ours["wall_s"],
+            "volume_units": "lots (x100 short of shares)"
+            if vol_ours and vol_ak and round(vol_ours / vol_ak) == 100
+            else "?",
+        }
+
+    # ---- 3: daily update -----------------------------------------------------------------
+    def bench_daily_update(self) -> None:
+        with self.simulator(NEXT_DAY) as urls:
+            seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls))
+        run = self.last_run()
+        self.results["daily_update"] = {
+            "wall_s": seconds,
+            "requests": run["requests"],
+            "bars_inserted": run["bars_inserted"],
+            "history_path_min_s": self.results["backfill"]["etfs"] / 50,
+        }
+
+    # ---- 4: ingest ceiling -----------------------------------------------------------------
+    def bench_ingest(self) -> None:
+        dump = Path(tempfile.mkdtemp()) / "bars.copy"
+        os.chmod(dump.parent, 0o777)
+        rows = self.sql("SELECT count(*) FROM prices_dailybar")[0][0]
+        import psycopg2
+
+        cols = "instrument_id, time, open, high, low, close, volume, amount"
+        with contextlib.closing(psycopg2.connect(self.database_url)) as conn, conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'Asia/Shanghai'")  # dump trading dates, not UTC instants
+            with open(dump, "w") as fh:
+                cur.copy_expert(f"COPY (SELECT {cols} FROM prices_dailybar) TO STDOUT", fh)
+            cur.execute("CREATE TEMP TABLE bars_copy AS SELECT * FROM prices_dailybar")
+            conn.commit()
+            copy_times = []
+            for _ in range(self.args.repeat):
+                cur.execute("TRUNCATE prices_dailybar")
+                conn.commit()
+                started = time.perf_counter()
+                with open(dump) as fh:
+                    cur.copy_expert(f"COPY prices_dailybar ({cols}) FROM STDIN", fh)
+                conn.commit()
+                copy_times.append(time.perf_counter() - started)
+        ours: dict[str, float] = {}
+        for path in ("new", "upsert"):
+            times = []
+            for _ in range(self.args.repeat):
+                self.sql("TRUNCATE prices_dailybar")
+                proc = subprocess.run(
+                    [PY, "bench/ingest_ours.py", str(dump), "--path", path],
+                    cwd=ROOT,
+                    env=self.env(),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+            ours[path] = statistics.median(times)
+        shutil.rmtree(dump.parent, ignore_errors=True)
+        raw = statistics.median(copy_times)
+        self.results["ingest"] = {
+            "rows": rows,
+            "raw_copy_s": raw,
+            "raw_copy_rows_per_s": rows / raw,
+            "ours_s": ours["new"],
+            "ours_rows_per_s": rows / ours["new"],
+            "ours_fraction_of_copy": raw / ours["new"],
+            "ours_upsert_s": ours["upsert"],
+            "ours_upsert_fraction_of_copy": raw / ours["upsert"],
+        }
+
+    # ---- 5: API latency ------------------------------------------------------------------
+    def bench_api(self) -> None:
+        target = self.args.api_bars
+        have = self.sql("SELECT count(*) FROM prices_dailybar")[0][0]
+        if have < target:
+            self.seed_bars(target - have)
+        if not shutil.which("wrk"):
+            raise RuntimeError("wrk not found (apt-get install wrk)")
+        port = free_port()
+        self.sql("ANALYZE")
+        server = subprocess.Popen(
+            [
+                str(Path(PY).parent / "gunicorn"),
+                "etfproject.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "4",
+                "--threads",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0"),
+        )
+        symbol = self.sql("SELECT symbol FROM etfs_instrument WHERE is_etf ORDER BY symbol LIMIT 1")[0][0]
+        queries = {
+            "one ETF, one year daily": f"/api/instruments/{symbol}/bars/?start=2025-11-20&end=2026-11-20",
+            "one ETF, ten years weekly": f"/api/instruments/{symbol}/bars/?start=2016-11-20&end=2026-11-20"
+            "&interval=1w&page_size=1000",
+            "latest bar, all ETFs": "/api/bars/latest/?is_etf=true&page_size=2000",
+        }
+        try:
+            wait_for_port(port, 60, server)
+            table = {}
+            for name, path in queries.items():
+                for conc in (1, 8):
+                    out = subprocess.run(
+                        [
+                            "wrk",
+                            "-t",
+                            str(min(conc, 2)),
+                            "-c",
+                            str(conc),
+                            "-d",
+                            f"{self.args.wrk_seconds}s",
+                            "-s",
+                            str(ROOT / "bench" / "wrk_report.lua"),
+                            f"http://127.0.0.1:{port}{path}",
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    ).stdout
+                    table[f"{name} @c{conc}"] = json.loads(out.strip().splitlines()[-1])
+            self.results["api"] = {"bars": self.sql("SELECT count(*) FROM prices_dailybar")[0][0], "queries": table}
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    def seed_bars(self, count: int) -> None:
+        """Add synthetic stocks with ~10 years of bars each until the table holds ``count`` more rows."""
+        per = 2430
+        n = -(-count // per)
+        self.sql(
+            f"""
+            INSERT INTO etfs_instrument (symbol, code, exchange, name, is_etf, asset_type, is_active,
+                price_decimals, provider_fields, locked_fields, created_at, updated_at)
+            SELECT lpad((600000 + g)::text, 6, '0') || '.SH', lpad((600000 + g)::text, 6, '0'), 'SH',
+                   'BENCH' || g, false, 'stock', true, 2, '{{}}', '[]', now(), now()
+            FROM generate_series(1, {n}) g ON CONFLICT DO NOTHING;
+            INSERT INTO prices_dailybar (instrument_id, time, open, high, low, close, volume, amount)
+            SELECT i.id, d, 10, 10.5, 9.5, 10.1, 100000, 1010000
+            FROM etfs_instrument i
+            CROSS JOIN LATERAL (
+                SELECT (date '2016-12-01' + k)::timestamp AT TIME ZONE 'Asia/Shanghai' AS d
+                FROM generate_series(0, 3650) k
+                WHERE extract(isodow FROM date '2016-12-01' + k) < 6
+                LIMIT {per}
+            ) days
+            WHERE i.name LIKE 'BENCH%%'
+            ON CONFLICT DO NOTHING;
+            """.replace("%%", "%")
+        )
+
+
+def render(results: dict) -> str:
+    lines = ["| measurement | figure |", "| --- | --- |"]
+    b = results.get("backfill")
+    if b:
+        lines += [
+            f"| backfill {b['etfs']} ETFs × {b['bars'] / max(b['etfs'], 1):.0f} bars | {b['wall_s']:.1f} s, "
+            f"{b['etfs_per_s']:.1f} ETFs/s, {b['bars_per_s']:,.0f} bars/s |",
+            f"| backfill requests | {b['requests']} (minimum {b['min_requests']}), retries {b['retries']} |",
+            f"| backfill peak memory | {b['peak_rss_mb']:.0f} MB |",
+            f"| re-run right after | {b['rerun_s']:.1f} s, {b['rerun_written']} bars written |",
+        ]
+    a = results.get("akshare")
+    if a:
+        lines += [
+            f"| AKShare + to_sql, same backfill | {a['wall_s']:.1f} s ({a['requests']} requests, "
+            f"{a['peak_rss_mb']:.0f} MB) |",
+            f"| ours vs AKShare | **{a['ratio_ours_faster']:.1f}× faster**; AKShare volumes in {a['volume_units']} |",
+        ]
+    d = results.get("daily_update")
+    if d:
+        lines.append(
+            f"| daily update, one new day | {d['wall_s']:.1f} s, {d['requests']} requests, {d['bars_inserted']} bars "
+            f"(history path needs ≥ {d['history_path_min_s']:.0f} s at 50 req/s) |"
+        )
+    i = results.get("ingest")
+    if i:
+        lines += [
+            f"| raw COPY of {i['rows']:,} bars | {i['raw_copy_s']:.2f} s ({i['raw_copy_rows_per_s']:,.0f} rows/s) |",
+            f"| our write path, same rows | {i['ours_s']:.2f} s ({i['ours_rows_per_s']:,.0f} rows/s) = "
+            f"**{i['ours_fraction_of_copy'] * 100:.0f}% of COPY** (backfill path) |",
+            f"| our merging upsert, same rows into an empty table | {i['ours_upsert_s']:.2f} s = "
+            f"{i['ours_upsert_fraction_of_copy'] * 100:.0f}% of COPY |",
+        ]
+    api = results.get("api")
+    if api:
+        for name, q in api["queries"].items():
+            lines.append(
+                f"| API {name} ({api['bars']:,} bars) | p50 {q['p50_ms']:.1f} / p95 {q['p95_ms']:.1f} / "
+                f"p99 {q['p99_ms']:.1f} ms, {q['requests']} requests, {q['non2xx']} non-2xx |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
+    parser.add_argument("--only", default="backfill,akshare,daily,ingest,api")
+    args = parser.parse_args()
+    args.etfs = 100 if args.quick else 1000
+    args.years = 3 if args.quick else 10
+    args.repeat = 1 if args.quick else 3
+    args.workers = 8
+    args.api_bars = 300_000 if args.quick else 5_000_000
+    args.wrk_seconds = 3 if args.quick else 10
+    steps = args.only.split(",")
+
+    with postgres_cluster({"shared_buffers": "1GB", "work_mem": "32MB"}) as url:
+        bench = Bench(args, url)
+        bench.manage("migrate", "--no-input")
+        started = time.perf_counter()
+        for step, fn in (
+            ("backfill", bench.bench_backfill),
+            ("akshare", bench.bench_akshare),
+            ("daily", bench.bench_daily_update),
+            ("ingest", bench.bench_ingest),
+            ("api", bench.bench_api),
+        ):
+            if step in steps:
+                print(f"… {step}", flush=True)
+                fn()
+        results = {
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "mode": "quick" if args.quick else "full",
+            "machine": {"cpus": os.cpu_count()},
+            "total_s": time.perf_counter() - started,
+            **bench.results,
+        }
+    table = render(results)
+    print(table)
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for name in (f"{stamp}-{results['mode']}.json", f"latest-{results['mode']}.json"):
+        (out_dir / name).write_text(json.dumps({**results, "table": table}, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Query-string filters for instruments and sync runs, shared by every list endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
+
+from etfs.models import Instrument, SyncRun
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (any case) or absent; anything else is an error, not a silently ignored filter."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:
+        text = str(value or "").strip().lower()
+        if not text:
+            return None
+        if text in ("true", "false"):
+            return text == "true"
+        raise forms.ValidationError("Enter true or false.", code="invalid")
+
+    def validate(self, value: Any) -> None:
+        return None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class InstrumentFilter(django_filters.FilterSet):
+    """``is_etf``, ``exchange``, ``is_active``, ``asset_type``: the same filters on every instrument list."""
+
+    is_etf = StrictBooleanFilter()
+    is_active = StrictBooleanFilter()
+
+    class Meta:
+        model = Instrument
+        fields = ["is_etf", "exchange", "is_active", "asset_type"]
+
+
+class SyncRunFilter(django_filters.FilterSet):
+    class Meta:
+        model = SyncRun
+        fields = ["kind", "status", "trigger"]
+
+
+class StrictSearchFilter(SearchFilter):
+    """DRF's search, refusing NUL characters (PostgreSQL cannot hold them: a 500 otherwise)."""
+
+    def get_search_terms(self, request: Request) -> list[Any]:
+        if "\x00" in request.query_params.get(self.search_param, ""):
+            raise ValidationError({self.search_param: ["Null characters are not allowed."]})
+        return super().get_search_terms(request)

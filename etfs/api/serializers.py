@@ -1,0 +1,114 @@
+"""Serializers for instruments, sync runs and the health report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from etfs.models import Instrument, SyncRun
+from etfs.symbols import parse_symbols
+from prices.models import time_to_trading_date
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Instrument
+        fields = [
+            "symbol",
+            "code",
+            "exchange",
+            "name",
+            "is_etf",
+            "asset_type",
+            "is_active",
+            "list_date",
+            "delist_date",
+            "price_decimals",
+        ]
+        read_only_fields = fields
+
+
+class InstrumentDetailSerializer(InstrumentSerializer):
+    """One instrument plus the extent of its stored history (annotated by the view's queryset)."""
+
+    first_bar_date = serializers.SerializerMethodField()
+    last_bar_date = serializers.SerializerMethodField()
+    bar_count = serializers.IntegerField(read_only=True)
+
+    class Meta(InstrumentSerializer.Meta):
+        fields = [*InstrumentSerializer.Meta.fields, "first_bar_date", "last_bar_date", "bar_count"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_first_bar_date(self, instrument: Instrument) -> dt.date | None:
+        value = getattr(instrument, "first_bar_time", None)
+        return time_to_trading_date(value) if value else None
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_last_bar_date(self, instrument: Instrument) -> dt.date | None:
+        value = getattr(instrument, "last_bar_time", None)
+        return time_to_trading_date(value) if value else None
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    duration = serializers.FloatField(read_only=True, help_text="Seconds from start to finish (or to now)")
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "trigger",
+            "triggered_by",
+            "parameters",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "duration",
+            "instruments_new",
+            "instruments_updated",
+            "instruments_deactivated",
+            "instruments_synced",
+            "bars_inserted",
+            "bars_updated",
+            "bars_unchanged",
+            "requests",
+            "retries",
+            "failures",
+            "errors",
+            "message",
+        ]
+        read_only_fields = fields
+
+
+class SyncRequestSerializer(serializers.Serializer):
+    """What ``POST /api/sync-runs/`` accepts: a kind, optionally some symbols, optionally a full resync."""
+
+    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices)
+    symbols = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="Only these instruments (any symbol form); all of the kind when omitted",
+    )
+    full = serializers.BooleanField(default=False, help_text="Re-fetch whole histories instead of the recent days")
+
+    def validate_symbols(self, value: list[str]) -> list[str]:
+        try:
+            return [symbol.canonical for symbol in parse_symbols(value)]
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class SyncAgeSerializer(serializers.Serializer):
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    age_seconds = serializers.FloatField(allow_null=True, help_text="Seconds since the last successful sync ended")
+
+
+class HealthSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text="'ok', or why the database could not be read")
+    syncs = serializers.DictField(child=SyncAgeSerializer(), help_text="Per sync kind (etfs, stocks)")

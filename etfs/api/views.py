@@ -1,0 +1,153 @@
+"""Views for instruments, sync runs and health: thin, the queries live in querysets and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, Min, QuerySet
+from django.http import HttpRequest, JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from etfs.api.filters import InstrumentFilter, StrictSearchFilter, SyncRunFilter
+from etfs.api.health import health_report
+from etfs.api.pagination import ListPagination
+from etfs.api.permissions import ReadPublicWriteStaff
+from etfs.api.serializers import (
+    HealthSerializer,
+    InstrumentDetailSerializer,
+    InstrumentSerializer,
+    SyncRequestSerializer,
+    SyncRunSerializer,
+)
+from etfs.models import Instrument, SyncRun
+from etfs.symbols import parse_symbol
+
+_EXCHANGE = "([Ss][Hh]|[Ss][Zz]|[Bb][Jj])"
+SYMBOL_PATTERN = rf"^(\d{{6}}(\.{_EXCHANGE})?|{_EXCHANGE}\d{{6}}|[01]\.\d{{6}})$"
+SYMBOL_PARAMETER = OpenApiParameter(
+    "symbol",
+    {"type": "string", "pattern": SYMBOL_PATTERN},
+    OpenApiParameter.PATH,
+    description="Any symbol form: 510300.SH, sh510300, SH510300, 1.510300 or 510300",
+    examples=[OpenApiExample("canonical", value="510300.SH"), OpenApiExample("prefixed", value="sh510300")],
+)
+
+
+def get_instrument_or_404(queryset: QuerySet[Instrument], value: str) -> Instrument:
+    """The instrument ``value`` names in any symbol form; 404 naming it (or saying why it is no symbol)."""
+    try:
+        symbol = parse_symbol(value)
+    except ValueError as exc:
+        raise NotFound(str(exc)) from None
+    try:
+        return queryset.get(symbol=symbol.canonical)
+    except Instrument.DoesNotExist:
+        raise NotFound(f"unknown instrument {symbol.canonical} (asked as {value!r})") from None
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """JSON 404 for any unmatched path under ``/api/`` (Django's default page is HTML)."""
+    return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
+
+
+class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Instruments with filters, search over code/symbol/name and ordering; detail by any symbol form."""
+
+    queryset = Instrument.objects.all()
+    serializer_class = InstrumentSerializer
+    permission_classes = [ReadPublicWriteStaff]
+    pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
+    filterset_class = InstrumentFilter
+    search_fields = ["code", "symbol", "name"]
+    ordering_fields = ["symbol", "code", "name", "exchange", "list_date"]
+    ordering = ["symbol"]
+    lookup_field = "symbol"
+    lookup_value_regex = "[^/]+"
+
+    def get_serializer_class(self) -> type[InstrumentSerializer]:
+        return InstrumentDetailSerializer if self.action == "retrieve" else InstrumentSerializer
+
+    def get_object(self) -> Instrument:
+        queryset = self.get_queryset().annotate(
+            first_bar_time=Min("daily_bars__time"),
+            last_bar_time=Max("daily_bars__time"),
+            bar_count=Count("daily_bars__time"),
+        )
+        instrument = get_instrument_or_404(queryset, self.kwargs["symbol"])
+        self.check_object_permissions(self.request, instrument)
+        return instrument
+
+    @extend_schema(parameters=[SYMBOL_PARAMETER])
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
+
+
+class EtfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The instrument list restricted to ETFs (same filters, search and ordering)."""
+
+    queryset = Instrument.objects.etfs()
+    serializer_class = InstrumentSerializer
+    permission_classes = [ReadPublicWriteStaff]
+    pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
+    filterset_class = InstrumentFilter
+    search_fields = InstrumentViewSet.search_fields
+    ordering_fields = InstrumentViewSet.ordering_fields
+    ordering = ["symbol"]
+
+
+class SyncRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Sync runs, newest first; staff may enqueue one (answered 202: it runs in django-q2)."""
+
+    queryset = SyncRun.objects.all()
+    serializer_class = SyncRunSerializer
+    permission_classes = [ReadPublicWriteStaff]
+    pagination_class = ListPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SyncRunFilter
+    parser_classes = [JSONParser]  # a request is three fields: no forms, no multipart
+
+    @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from etfs.tasks import enqueue_sync  # lazily: URL loading need not import the sync engine
+
+        params = SyncRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            run = enqueue_sync(
+                params.validated_data["kind"],
+                symbols=params.validated_data.get("symbols"),
+                full=params.validated_data["full"],
+                trigger=SyncRun.Trigger.API,
+                triggered_by=request.user.get_username(),
+            )
+        except ValueError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class HealthView(APIView):
+    """Database reachable and the age of the last successful sync per kind; 503 when the database is not.
+
+    Always public (load balancers and monitors call it without credentials) and never throttled.
+    """
+
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer, "database unreachable")})
+    def get(self, request: Request) -> Response:
+        healthy, report = health_report()
+        return Response(
+            HealthSerializer(report).data, status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE
+        )

@@ -1,0 +1,345 @@
+"""East Money: the instrument lists (``clist/get``) and daily history (``stock/kline/get``).
+
+Wire quirks handled here, once: the list host caps pages at 100 rows whatever ``pz`` says,
+``diff`` may be a list or an object keyed "0", "1", ...; ``"-"`` means no value (no trade);
+volumes come in lots of 100 shares; kline strings put close *before* high and low; prices
+carry the ``decimal`` places the host reports; ``data: null`` means "no such instrument".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+
+from etfs.providers.base import (
+    Adjust,
+    BarRecord,
+    BarSeries,
+    InstrumentKind,
+    ListingRecord,
+    MarketDataProvider,
+    RequestStats,
+)
+from etfs.providers.errors import BadPayload, UnknownInstrument
+from etfs.providers.http import ClientOptions, HostClients
+from etfs.providers.jsonp import loads_jsonp
+from etfs.symbols import Symbol, classify_code, infer_exchange
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # the host's cap since 2025-03; asking for more still returns 100
+LIST_TOKEN = "bd1d9ddb04089700cf9c27f6f7426281"
+KLINE_TOKEN = "7eea3edcaed734bea9cbfc24409ed989"
+ETF_FILTER = "b:MK0021,b:MK0022,b:MK0023,b:MK0024"
+STOCK_FILTERS = {"SH": "m:1 t:2,m:1 t:23", "SZ": "m:0 t:6,m:0 t:80", "BJ": "m:0 t:81 s:2048"}
+LIST_FIELDS = "f1,f2,f3,f4,f5,f6,f7,f8,f12,f13,f14,f15,f16,f17,f18,f20,f21,f38,f124,f297,f402,f441"
+FQT = {Adjust.NONE: "0", Adjust.QFQ: "1", Adjust.HFQ: "2"}
+LOT = 100
+NO_VALUE = "-"
+
+
+def _value(raw: Any) -> Decimal | None:
+    """A wire value as ``Decimal``; None for ``"-"``, empty or missing."""
+    if raw is None or raw == NO_VALUE or raw == "":
+        return None
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise BadPayload(f"not a number: {raw!r}") from None
+
+
+def _price(raw: Any, decimals: int) -> Decimal | None:
+    value = _value(raw)
+    return None if value is None else value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def _lots_to_shares(raw: Any) -> int | None:
+    value = _value(raw)
+    return None if value is None else int(value * LOT)
+
+
+def symbol_from_market(code: str, market: Any) -> Symbol:
+    """East Money's ``f13``/``market``: 1 is Shanghai; 0 is Shenzhen *and* Beijing (by code prefix)."""
+    if str(market) == "1":
+        return Symbol(code, "SH")
+    if str(market) == "0":
+        try:
+            return Symbol(code, "BJ" if infer_exchange(code) == "BJ" else "SZ")
+        except ValueError:
+            return Symbol(code, "SZ")
+    raise BadPayload(f"unknown market {market!r} for code {code!r}")
+
+
+def _decode(text: str) -> dict[str, Any]:
+    try:
+        payload = loads_jsonp(text)
+    except ValueError as exc:
+        raise BadPayload(f"unparseable body ({exc})") from None
+    if not isinstance(payload, dict) or "data" not in payload:
+        raise BadPayload("no 'data' key in the response")
+    return payload
+
+
+def parse_list_page(text: str, kind: InstrumentKind) -> tuple[int, list[ListingRecord]]:
+    """One ``clist`` page: ``(total, records)``; ``(0, [])`` when ``data`` is null (past the end)."""
+    data = _decode(text)["data"]
+    if data is None:
+        return 0, []
+    if not isinstance(data, dict):
+        raise BadPayload("'data' is neither an object nor null")
+    diff = data.get("diff") or []
+    rows = list(diff.values()) if isinstance(diff, dict) else diff
+    if not isinstance(rows, list):
+        raise BadPayload("'data.diff' is neither a list nor an object")
+    return int(data.get("total") or 0), [parse_list_row(row, kind) for row in rows]
+
+
+def parse_list_row(row: dict[str, Any], kind: InstrumentKind) -> ListingRecord:
+    """One ``diff`` row; the quote is None unless the day's OHLCV is all there."""
+    if not isinstance(row, dict) or "f12" not in row:
+        raise BadPayload(f"list row without a code: {row!r:.120}")
+    code = str(row["f12"])
+    symbol = symbol_from_market(code, row.get("f13"))
+    is_etf = kind == InstrumentKind.ETF
+    default_decimals = 3 if is_etf else 2
+    decimals_raw = _value(row.get("f1"))
+    decimals = int(decimals_raw) if decimals_raw is not None else default_decimals
+    updated_at = None
+    if (stamp := _value(row.get("f124"))) is not None and stamp > 0:
+        updated_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    return ListingRecord(
+        symbol=symbol,
+        name=str(row.get("f14") or "").strip(),
+        is_etf=is_etf,
+        asset_type="etf" if is_etf else classify_code(code, symbol.exchange),
+        quote=_list_quote(row, decimals, updated_at),
+        decimals=decimals,
+        updated_at=updated_at,
+        raw={key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()},
+    )
+
+
+def _list_quote(row: dict[str, Any], decimals: int, updated_at: dt.datetime | None) -> BarRecord | None:
+    prices = [_price(row.get(key), decimals) for key in ("f17", "f15", "f16", "f2")]
+    volume = _lots_to_shares(row.get("f5"))
+    amount = _value(row.get("f6"))
+    day = _list_day(row.get("f297"), updated_at)
+    if any(p is None for p in prices) or volume is None or amount is None or day is None:
+        return None
+    open_, high, low, close = prices
+    return BarRecord(
+        day=day,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        amount=amount,
+        prev_close=_price(row.get("f18"), decimals),
+        amplitude_pct=_value(row.get("f7")),
+        change_pct=_value(row.get("f3")),
+        turnover_pct=_value(row.get("f8")),
+    )
+
+
+def _list_day(raw: Any, updated_at: dt.datetime | None) -> dt.date | None:
+    """``f297`` (YYYYMMDD); failing that, the Shanghai date of the ``f124`` update time."""
+    value = _value(raw)
+    if value is not None and value > 0:
+        try:
+            return dt.datetime.strptime(str(int(value)), "%Y%m%d").date()
+        except ValueError:
+            raise BadPayload(f"bad data date f297={raw!r}") from None
+    if updated_at is not None:
+        return updated_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+    return None
+
+
+def parse_kline(text: str, symbol: Symbol, adjust: Adjust) -> BarSeries:
+    """A ``kline/get`` response as a ``BarSeries``; ``UnknownInstrument`` for ``data: null``."""
+    data = _decode(text)["data"]
+    if data is None:
+        raise UnknownInstrument(f"East Money has no instrument with secid {symbol.secid} (data: null)")
+    if not isinstance(data, dict):
+        raise BadPayload("'data' is neither an object nor null")
+    if str(data.get("code", symbol.code)) != symbol.code:
+        raise BadPayload(f"asked for {symbol.code}, the host answered for {data.get('code')!r}")
+    decimals_raw = _value(data.get("decimal"))
+    decimals = int(decimals_raw) if decimals_raw is not None else 3
+    klines = data.get("klines") or []
+    if not isinstance(klines, list):
+        raise BadPayload("'data.klines' is not a list")
+    bars = []
+    quantum = Decimal(1).scaleb(-decimals)
+    for line in klines:
+        bar = parse_kline_row(line, decimals, quantum)
+        if bar is None:
+            logger.warning("%s: skipped a kline row without a full bar: %r", symbol, line)
+            continue
+        bars.append(bar)
+    return BarSeries(
+        symbol=symbol,
+        adjust=adjust,
+        bars=bars,
+        decimals=decimals,
+        name=str(data.get("name") or "").strip(),
+        provider=EastMoneyProvider.name,
+    )
+
+
+def _wire_decimal(text: str) -> Decimal | None:
+    """One kline field (always a string) as ``Decimal``; None for ``"-"`` or empty."""
+    if text == NO_VALUE or not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise BadPayload(f"not a number: {text!r}") from None
+
+
+def _wire_price(text: str, quantum: Decimal) -> Decimal | None:
+    value = _wire_decimal(text)
+    return None if value is None else value.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) -> BarRecord | None:
+    """``date,open,close,high,low,volume(lots),amount,amplitude%,change%,change,turnover%``.
+
+    Returns None for a row lacking a date, a price, the volume or the amount (``"-"``). This
+    runs once per bar of every backfill (millions of rows): the quantum is computed once per
+    series, not per field.
+    """
+    if not isinstance(line, str):
+        raise BadPayload(f"kline row is not a string: {line!r:.80}")
+    fields = line.split(",")
+    if len(fields) < 7:
+        raise BadPayload(f"kline row has {len(fields)} fields, expected 11: {line!r:.120}")
+    if len(fields) < 11:
+        fields += [NO_VALUE] * (11 - len(fields))
+    date_text = fields[0]
+    if date_text in ("", NO_VALUE):
+        return None
+    try:
+        day = dt.date.fromisoformat(date_text[:10])
+    except ValueError:
+        raise BadPayload(f"bad kline date {date_text!r}") from None
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-decimals)
+    open_ = _wire_price(fields[1], quantum)
+    close = _wire_price(fields[2], quantum)
+    high = _wire_price(fields[3], quantum)
+    low = _wire_price(fields[4], quantum)
+    lots = _wire_decimal(fields[5])
+    amount = _wire_decimal(fields[6])
+    if open_ is None or close is None or high is None or low is None or lots is None or amount is None:
+        return None
+    change = _wire_decimal(fields[9])
+    prev_close = None if change is None else (close - change).quantize(close)
+    return BarRecord(
+        day=day,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=int(lots * LOT),
+        amount=amount,
+        prev_close=prev_close,
+        amplitude_pct=_wire_decimal(fields[7]),
+        change_pct=_wire_decimal(fields[8]),
+        turnover_pct=_wire_decimal(fields[10]),
+    )
+
+
+class EastMoneyProvider(MarketDataProvider):
+    """The default provider: whole-market lists with the day's quote, and daily history."""
+
+    name = "eastmoney"
+
+    def __init__(
+        self,
+        list_url: str | None = None,
+        kline_url: str | None = None,
+        options: ClientOptions | None = None,
+    ) -> None:
+        conf = settings.MARKETDATA
+        self.list_url = list_url or conf["EASTMONEY_LIST_URL"]
+        self.kline_url = kline_url or conf["EASTMONEY_KLINE_URL"]
+        self.clients = HostClients(options)
+        self.stats: RequestStats = self.clients.stats
+
+    def close(self) -> None:
+        self.clients.close()
+
+    def list_instruments(
+        self, kind: InstrumentKind, exchanges: Iterable[str] = ("SH", "SZ", "BJ")
+    ) -> Iterator[ListingRecord]:
+        """Every page of the list, each instrument once, filtered to ``exchanges``."""
+        wanted = {exchange.upper() for exchange in exchanges}
+        if kind == InstrumentKind.ETF:
+            universe = ETF_FILTER
+        else:
+            universe = ",".join(STOCK_FILTERS[e] for e in ("SH", "SZ", "BJ") if e in wanted)
+        if not universe:
+            return
+        seen: set[Symbol] = set()
+        total, records = self._list_page(kind, universe, 1)
+        pages = math.ceil(total / max(1, min(PAGE_SIZE, len(records)))) if records else 0
+        page = 1
+        while True:
+            for record in records:
+                if record.symbol.exchange in wanted and record.symbol not in seen:
+                    seen.add(record.symbol)
+                    yield record
+            page += 1
+            if page > pages:
+                break
+            _, records = self._list_page(kind, universe, page)
+            if not records:
+                break
+
+    def _list_page(self, kind: InstrumentKind, universe: str, page: int) -> tuple[int, list[ListingRecord]]:
+        params = {
+            "pn": page,
+            "pz": PAGE_SIZE,
+            "po": 1,
+            "np": 1,
+            "fltt": 2,
+            "invt": 2,
+            "fid": "f12",
+            "fs": universe,
+            "fields": LIST_FIELDS,
+            "ut": LIST_TOKEN,
+        }
+        return self.clients.get(self.list_url, params, parse=lambda text: parse_list_page(text, kind))
+
+    def fetch_daily_bars(
+        self,
+        symbol: Symbol,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        adjust: Adjust = Adjust.NONE,
+    ) -> BarSeries:
+        adjust = Adjust(adjust)
+        params = {
+            "secid": symbol.secid,
+            "klt": 101,
+            "fqt": FQT[adjust],
+            "beg": start.strftime("%Y%m%d") if start else "0",
+            "end": end.strftime("%Y%m%d") if end else "20500101",
+            "fields1": "f1,f2,f3,f4,f5,f6",
+            "fields2": "f51,f52,f53,f54,f55,f56,f57,f58,f59,f60,f61",
+            "ut": KLINE_TOKEN,
+        }
+        series = self.clients.get(
+            self.kline_url, params, parse=lambda text: parse_kline(text, symbol, adjust), symbol=symbol.canonical
+        )
+        bars = [b for b in series.bars if (start is None or b.day >= start) and (end is None or b.day <= end)]
+        if len(bars) != len(series.bars):
+            series = BarSeries(symbol, adjust, bars, series.decimals, series.name, series.provider)
+        return series

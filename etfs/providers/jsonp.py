@@ -1,0 +1,27 @@
+"""Decode the JSON bodies quote hosts send, bare or wrapped for a browser.
+
+East Money wraps its JSON in a JSONP callback when a ``cb=`` parameter is sent
+(``name({...});``); Tencent assigns it to a variable when ``_var=`` is sent (``name={...}``).
+Numbers are decoded as ``Decimal`` so prices keep exactly the digits the host wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+_CALLBACK = re.compile(r"^[\w$.]+\s*\((?P<body>.*)\)\s*;?$", re.DOTALL)
+_ASSIGNMENT = re.compile(r"^(?:var\s+)?[\w$.]+\s*=\s*(?P<body>.*?);?$", re.DOTALL)
+
+
+def loads_jsonp(text: str) -> Any:
+    """Parse a JSON, JSONP (``cb(...)``) or ``name={...}`` body; ``ValueError`` if it is none of them."""
+    body = text.strip().lstrip("\ufeff")
+    if body[:1] not in ("{", "["):
+        match = _CALLBACK.match(body) or _ASSIGNMENT.match(body)
+        if match is None:
+            raise ValueError("not JSON, JSONP or a JavaScript assignment")
+        body = match["body"].strip()
+    return json.loads(body, parse_float=Decimal)

@@ -1,0 +1,286 @@
+"""An HTTP server speaking East Money's list and kline formats and Tencent's, from a ``SimMarket``.
+
+Tests, ``make demo`` and the benchmarks point the ``*_URL`` settings here. The switches in
+``SimConfig`` (latency, failures, garbage, hangs, dropped connections, a requests-per-second
+limit) are read on every request, so a test can make a running host turn hostile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from etfs.simulator.formats import render_kline, render_list, render_tencent
+from etfs.simulator.market import SimConfig, SimMarket
+
+logger = logging.getLogger(__name__)
+
+LIST_PATH = "/api/qt/clist/get"
+KLINE_PATH = "/api/qt/stock/kline/get"
+TENCENT_PATHS = ("/appstock/app/fqkline/get", "/appstock/app/newfqkline/get")
+HTML_ERROR = (
+    "<!DOCTYPE html><html><head><title>{status}</title></head><body><h1>{status}</h1><p>{text}</p></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One request as the simulator saw it; ``time`` is ``time.monotonic()`` at arrival."""
+
+    time: float
+    path: str
+    query: dict[str, str]
+    status: int  # 0 when the connection was dropped without an answer
+    outcome: str  # ok, fail, garbage, hang, drop, limited, error
+    user_agent: str
+    referer: str
+
+
+class Simulator:
+    """A running simulated host: ``market`` (the truth), ``config`` (live switches), URLs, a log."""
+
+    def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or SimConfig()
+        self.market = SimMarket(self.config)
+        self.request_log: list[RequestLogEntry] = []
+        self._host = host
+        self._port = port
+        self._rng = random.Random(f"{self.config.seed}/network")
+        self._lock = threading.Lock()
+        self._recent: deque[float] = deque()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        self._server = _Server((self._host, self._port), _Handler, self)
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="marketdata-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop answering: close the listening socket and every open connection (so no pooled
+        keep-alive connection can still reach a stopped host)."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._server.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- addresses and controls ------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def list_url(self) -> str:
+        return self.base_url + LIST_PATH
+
+    @property
+    def kline_url(self) -> str:
+        return self.base_url + KLINE_PATH
+
+    @property
+    def tencent_url(self) -> str:
+        return self.base_url + TENCENT_PATHS[0]
+
+    @property
+    def today(self) -> dt.date:
+        return self.market.today
+
+    def set_today(self, day: dt.date) -> None:
+        self.config.today = day
+        self.market.set_today(day)
+
+    def revise_bar(self, symbol: str, day: dt.date, **fields: Any) -> None:
+        """Revise a past bar, as the provider sometimes does (see ``SimMarket.revise_bar``)."""
+        self.market.revise_bar(symbol, day, **fields)
+
+    def requests(self, path: str | None = None) -> list[RequestLogEntry]:
+        """The log, optionally only the requests to ``path``."""
+        with self._lock:
+            return [entry for entry in self.request_log if path is None or entry.path == path]
+
+    # --- request handling (called by handler threads) ---------------------------------------------
+    def _draw(self) -> str:
+        """Which answer this request gets, from the live switches and the seeded network RNG."""
+        cfg = self.config
+        with self._lock:
+            if cfg.rps_limit > 0:
+                now = time.monotonic()
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                if len(self._recent) >= cfg.rps_limit:
+                    return "limited"
+                self._recent.append(now)
+            roll = self._rng.random()
+        for outcome, rate in (
+            ("hang", cfg.hang_rate),
+            ("fail", cfg.fail_rate),
+            ("garbage", cfg.garbage_rate),
+            ("drop", cfg.drop_rate),
+        ):
+            if roll < rate:
+                return outcome
+            roll -= rate
+        return "ok"
+
+    def _choice(self, options: list[Any]) -> Any:
+        with self._lock:
+            return self._rng.choice(options)
+
+    def _log(self, entry: RequestLogEntry) -> None:
+        with self._lock:
+            self.request_log.append(entry)
+
+    def _wait(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128  # benchmarks open many connections at once
+
+    def __init__(self, address: tuple[str, int], handler: type, sim: Simulator) -> None:
+        self.sim = sim
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # idle keep-alive connections are closed after this
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("simulator: " + format, *args)
+
+    def do_GET(self) -> None:
+        sim = self.server.sim
+        split = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        self._pending: dict[str, Any] | None = {
+            "time": time.monotonic(),
+            "path": split.path,
+            "query": query,
+            "outcome": sim._draw(),
+            "user_agent": self.headers.get("User-Agent", ""),
+            "referer": self.headers.get("Referer", ""),
+        }
+        outcome = self._pending["outcome"]
+        try:
+            if sim.config.latency > 0 and outcome != "limited":
+                sim._wait(sim.config.latency)
+            self._answer(sim, split.path, query, outcome)
+        except OSError:  # the client went away (timed out, or the simulator is stopping)
+            logger.debug("simulator: the client went away")
+        except Exception:
+            logger.exception("simulator: error answering %s", self.path)
+            if self._pending is not None:
+                self._pending["outcome"] = "error"
+                self._send(500, HTML_ERROR.format(status="500", text="simulator error"), "text/html")
+
+    def _record(self, status: int) -> None:
+        """Log the request before its answer goes out, so a client that has its answer sees the entry."""
+        if self._pending is not None:
+            self.server.sim._log(RequestLogEntry(status=status, **self._pending))
+            self._pending = None
+
+    def _answer(self, sim: Simulator, path: str, query: dict[str, str], outcome: str) -> int:
+        if outcome == "limited":
+            return self._send(429, "请求过于频繁 (too many requests)", "text/plain", {"Retry-After": "1"})
+        if outcome == "drop":
+            self._record(0)
+            self.close_connection = True
+            return 0
+        if outcome == "fail":
+            status = sim._choice([500, 502, 503])
+            return self._send(status, HTML_ERROR.format(status=status, text="Bad Gateway"), "text/html")
+        if outcome == "hang":
+            sim._wait(sim.config.hang_seconds)
+        if path == LIST_PATH:
+            body = render_list(sim.market, query)
+        elif path == KLINE_PATH:
+            if query.get("klt", "101") != "101":
+                return self._send(400, "the simulator serves daily bars only (klt=101)", "text/plain")
+            body = render_kline(sim.market, query)
+        elif path in TENCENT_PATHS:
+            body = render_tencent(sim.market, query)
+        else:
+            return self._send(404, HTML_ERROR.format(status="404", text="Not Found"), "text/html")
+        if outcome == "garbage":
+            kind = sim._choice(["truncated", "html", "empty"])
+            if kind == "truncated":
+                body = body[: max(1, len(body) // 2)]
+            elif kind == "html":
+                return self._send(200, HTML_ERROR.format(status="系统繁忙", text="请稍后再试"), "text/html")
+            else:
+                body = ""
+        content_type = "application/javascript" if ("cb" in query or "_var" in query) else "application/json"
+        return self._send(200, body, content_type)
+
+    def _send(self, status: int, body: str, content_type: str, headers: dict[str, str] | None = None) -> int:
+        payload = body.encode("utf-8")
+        self._record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", f"{content_type}; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        return status
+
+
+@contextlib.contextmanager
+def run_simulator(config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[Simulator]:
+    """Start a simulator on ``host:port`` (0 = a free port) for the ``with`` block."""
+    sim = Simulator(config, host, port).start()
+    try:
+        yield sim
+    finally:
+        sim.stop()

@@ -1,0 +1,138 @@
+"""The shared body of ``sync_etfs`` and ``sync_stocks``: parse options, run, report, exit code.
+
+Exit codes: 0 everything synced (or another run was busy), 1 anything failed (listed), 2 a
+usage error found before any request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from etfs.models import SyncRun
+from etfs.sync.service import SyncOptionError, run_sync
+
+LOG_EVERY_SECONDS = 5.0
+
+
+class SyncCommand(BaseCommand):
+    """Subclasses set ``kind`` (``etfs`` or ``stocks``) and ``help``."""
+
+    kind: str = ""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--symbols",
+            nargs="+",
+            metavar="SYMBOL",
+            help="only these instruments (510300.SH, sh510300, 1.510300 or 510300; spaces or commas)",
+        )
+        parser.add_argument("--start", help="first trading date of bars to fetch (YYYY-MM-DD); forces history requests")
+        parser.add_argument("--end", help="last trading date of bars to fetch (YYYY-MM-DD; default: last final day)")
+        parser.add_argument("--full", action="store_true", help="refetch every instrument's whole history")
+        parser.add_argument("--list-only", action="store_true", help="sync the instrument list, no bars")
+        parser.add_argument("--prices-only", action="store_true", help="sync bars of known instruments, skip the list")
+        parser.add_argument("--provider", help="eastmoney or tencent (default: the MARKETDATA_PROVIDERS chain)")
+        parser.add_argument("--workers", type=int, help="concurrent history requests (default: MARKETDATA_CONCURRENCY)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="fetch the list, write nothing, say what would change"
+        )
+        # Market time to act for; tests and replays against the simulator set it.
+        parser.add_argument("--now", help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        now = self._parse_now(options.get("now"))
+        with self._progress() as progress:
+            try:
+                run = run_sync(
+                    self.kind,
+                    symbols=options["symbols"],
+                    start=options["start"],
+                    end=options["end"],
+                    full=options["full"],
+                    list_only=options["list_only"],
+                    prices_only=options["prices_only"],
+                    provider=options["provider"],
+                    workers=options["workers"],
+                    dry_run=options["dry_run"],
+                    trigger=SyncRun.Trigger.COMMAND,
+                    triggered_by="manage.py",
+                    now=now,
+                    progress=progress,
+                )
+            except SyncOptionError as exc:
+                raise CommandError(str(exc), returncode=2) from None
+        self._report(run, time.monotonic() - started)
+
+    def _parse_now(self, value: Any) -> dt.datetime | None:
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise CommandError(f"--now {value!r} is not a date-time", returncode=2) from None
+        if parsed.tzinfo is None:
+            from etfs.calendar import SHANGHAI
+
+            parsed = parsed.replace(tzinfo=SHANGHAI)
+        return parsed
+
+    @contextmanager
+    def _progress(self):
+        """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
+        if self.stdout.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.stdout._out),
+                transient=True,
+            ) as bar:
+                tasks: dict[str, Any] = {}
+
+                def update(phase: str, done: int, total: int) -> None:
+                    if phase not in tasks:
+                        tasks[phase] = bar.add_task(f"{self.kind} {phase}", total=total)
+                    bar.update(tasks[phase], completed=done, total=total)
+
+                yield update
+            return
+        last = {"at": 0.0, "phase": ""}
+
+        def log(phase: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if phase == last["phase"] and done < total and now - last["at"] < LOG_EVERY_SECONDS:
+                return
+            last.update(at=now, phase=phase)
+            share = f" ({100 * done // total}%)" if total else ""
+            self.stdout.write(f"{self.kind} {phase}: {done}/{total}{share}")
+
+        yield log
+
+    def _report(self, run: SyncRun, elapsed: float) -> None:
+        if run.status == SyncRun.Status.SKIPPED:
+            self.stdout.write(self.style.WARNING(run.message))
+            return
+        title = f"{run.get_kind_display()} sync" + (f" #{run.pk}" if run.pk else " (dry run)")
+        style = {SyncRun.Status.SUCCESS: self.style.SUCCESS, SyncRun.Status.PARTIAL: self.style.WARNING}.get(
+            run.status, self.style.ERROR
+        )
+        self.stdout.write(style(f"{title}: {run.status} in {elapsed:.1f}s"))
+        for line in run.message.splitlines():
+            self.stdout.write(f"  {line}")
+        if run.status in (SyncRun.Status.PARTIAL, SyncRun.Status.FAILED):
+            for error in run.errors or []:
+                self.stderr.write(f"  {error.get('symbol') or 'run'}: {error['error']}")
+            failed = run.failed_symbols
+            what = f"{len(failed)} instrument(s) failed: {', '.join(failed)}" if failed else run.message.splitlines()[0]
+            raise CommandError(f"{title} {run.status}: {what}", returncode=1)

@@ -1,0 +1,368 @@
+"""``run_sync``: the one entry point of the sync (commands, tasks, admin and API call it).
+
+It validates everything before the first request, claims the run (one per kind at a time),
+syncs the list, then the bars, and always leaves the SyncRun row saying what happened:
+``success``, ``partial`` (some instruments failed; each is listed), ``failed`` (the run
+stopped: circuit breaker open, list unusable, interrupted) or ``skipped`` (another run busy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+
+from etfs.calendar import SHANGHAI, last_final_trading_day
+from etfs.models import Instrument, SyncRun
+from etfs.providers.base import ListingRecord, MarketDataProvider
+from etfs.providers.errors import ProviderError, ProviderUnavailable
+from etfs.symbols import Symbol, parse_symbols
+from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
+from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
+from etfs.sync.runs import RunRecorder, claim_run
+from etfs.sync.writer import BarWriter
+
+logger = logging.getLogger(__name__)
+
+KINDS = (SyncRun.Kind.ETFS, SyncRun.Kind.STOCKS)
+
+
+class SyncOptionError(ValueError):
+    """A usage error found before any request: bad kind, symbol, date, provider or combination."""
+
+
+def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise SyncOptionError(f"--{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def validate_options(
+    kind: str,
+    *,
+    symbols: list[str] | str | None,
+    start: dt.date | str | None,
+    end: dt.date | str | None,
+    list_only: bool,
+    prices_only: bool,
+    workers: int | None,
+) -> tuple[list[Symbol] | None, dt.date | None, dt.date | None]:
+    """Check every option without touching the network; raise ``SyncOptionError`` saying what is wrong."""
+    try:
+        # "510300.SH,159919 sh512880" and ["510300.SH,159919", "sh512880"] mean the same.
+        parsed = parse_symbols(" ".join(symbols) if isinstance(symbols, list | tuple) else symbols) if symbols else None
+    except ValueError as exc:
+        raise SyncOptionError(f"--symbols: {exc}") from None
+    if kind not in KINDS:
+        raise SyncOptionError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if list_only and prices_only:
+        raise SyncOptionError("--list-only and --prices-only exclude each other")
+    if symbols and not parsed:
+        raise SyncOptionError("--symbols names no instrument")
+    start_day, end_day = _as_date(start, "start"), _as_date(end, "end")
+    if start_day and end_day and start_day > end_day:
+        raise SyncOptionError(f"--start {start_day} is after --end {end_day}")
+    if list_only and (start_day or end_day):
+        raise SyncOptionError("--start/--end select bars; they make no sense with --list-only")
+    if workers is not None and workers < 1:
+        raise SyncOptionError(f"--workers must be at least 1, not {workers}")
+    return parsed, start_day, end_day
+
+
+def _build_provider(provider: str | MarketDataProvider | None) -> tuple[MarketDataProvider, bool]:
+    """A provider instance, and whether this run owns it (and closes it)."""
+    if isinstance(provider, MarketDataProvider):
+        return provider, False
+    from etfs.providers.registry import build_provider
+
+    try:
+        return build_provider(provider), True
+    except ValueError as exc:
+        raise SyncOptionError(f"--provider: {exc}") from None
+
+
+def run_sync(
+    kind: str,
+    *,
+    symbols: list[str] | str | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    full: bool = False,
+    list_only: bool = False,
+    prices_only: bool = False,
+    provider: str | MarketDataProvider | None = None,
+    workers: int | None = None,
+    dry_run: bool = False,
+    trigger: str = SyncRun.Trigger.COMMAND,
+    triggered_by: str = "",
+    run: SyncRun | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> SyncRun:
+    """Sync the ``kind`` list and/or daily bars; return the finished SyncRun.
+
+    ``now`` is the market time the run acts for (tests inject the simulator's day); a dry run
+    fetches the list only, saves nothing and reports what it would do. ``provider`` is a
+    provider name, ``None`` for the configured fallback chain, or a provider instance.
+    """
+    parsed, start_day, end_day = validate_options(
+        kind,
+        symbols=symbols,
+        start=start,
+        end=end,
+        list_only=list_only,
+        prices_only=prices_only,
+        workers=workers,
+    )
+    now = now or timezone.now()
+    workers = workers or settings.MARKETDATA["CONCURRENCY"]
+    parameters = {
+        "symbols": [s.canonical for s in parsed] if parsed else [],
+        "start": start_day.isoformat() if start_day else None,
+        "end": end_day.isoformat() if end_day else None,
+        "full": full,
+        "list_only": list_only,
+        "prices_only": prices_only,
+        "provider": provider if isinstance(provider, str) or provider is None else provider.name,
+        "workers": workers,
+        "dry_run": dry_run,
+    }
+    source, owned = _build_provider(provider)  # an unknown provider name fails here, before the run row
+    if not prices_only and not getattr(source, "supports_listing", True):
+        if owned:
+            source.close()
+        raise SyncOptionError(f"--provider {source.name} has no instrument lists: add --prices-only")
+    if dry_run:
+        run = SyncRun(kind=kind, trigger=trigger, triggered_by=triggered_by, parameters=parameters)
+    else:
+        run = claim_run(kind, parameters=parameters, trigger=trigger, triggered_by=triggered_by, run=run)
+        if run.status == SyncRun.Status.SKIPPED:
+            logger.warning("%s", run.message)
+            if owned:
+                source.close()
+            return run
+    recorder = RunRecorder(run, dry_run=dry_run)
+    before = (source.stats.requests, source.stats.retries)
+    job = _SyncJob(kind, source, recorder, parsed, start_day, end_day, full, workers, dry_run, now, progress)
+    try:
+        status, message = job.run(list_only=list_only, prices_only=prices_only)
+    except ProviderUnavailable as exc:
+        status, message = SyncRun.Status.FAILED, f"Stopped early, the provider refuses requests: {exc}"
+    except BaseException as exc:
+        _record_stats(recorder, source, before)
+        recorder.finish(SyncRun.Status.FAILED, f"Interrupted: {type(exc).__name__}: {exc}\n{job.summary()}")
+        raise
+    finally:
+        if owned:
+            source.close()
+    _record_stats(recorder, source, before)
+    return recorder.finish(status, f"{message}\n{job.summary()}".strip())
+
+
+def _record_stats(recorder: RunRecorder, source: MarketDataProvider, before: tuple[int, int]) -> None:
+    recorder.run.requests = source.stats.requests - before[0]
+    recorder.run.retries = source.stats.retries - before[1]
+
+
+class _SyncJob:
+    """The steps of one run, sharing its options and recorder."""
+
+    def __init__(
+        self,
+        kind: str,
+        provider: MarketDataProvider,
+        recorder: RunRecorder,
+        symbols: list[Symbol] | None,
+        start: dt.date | None,
+        end: dt.date | None,
+        full: bool,
+        workers: int,
+        dry_run: bool,
+        now: dt.datetime,
+        progress: Progress | None,
+    ) -> None:
+        self.kind = kind
+        self.provider = provider
+        self.recorder = recorder
+        self.symbols = symbols
+        self.start = start
+        self.end = end
+        self.full = full
+        self.workers = workers
+        self.dry_run = dry_run
+        self.now = now
+        self.progress = progress
+        self.final_day = last_final_trading_day(now)
+        self.plan: PricePlan | None = None
+
+    @property
+    def run_row(self) -> SyncRun:
+        return self.recorder.run
+
+    def run(self, *, list_only: bool, prices_only: bool) -> tuple[str, str]:
+        listings: dict[str, ListingRecord] | None = None
+        if not prices_only:
+            listings = self.sync_list()
+            if listings is None and list_only:
+                return SyncRun.Status.FAILED, "The instrument list could not be synced."
+        if not list_only:
+            self.sync_prices(listings)
+        return self.outcome()
+
+    def sync_list(self) -> dict[str, ListingRecord] | None:
+        if self.progress:
+            self.progress("list", 0, 1)
+        try:
+            listings = fetch_listing(self.provider, self.kind)
+            changes = apply_listing(
+                self.kind,
+                listings,
+                today=self.now.astimezone(SHANGHAI).date(),
+                symbols=self.symbols,
+                dry_run=self.dry_run,
+            )
+        except ProviderUnavailable:
+            raise
+        except (ProviderError, SuspiciousListing) as exc:
+            self.recorder.error("", f"instrument list: {exc}")
+            return None
+        self.recorder.add(
+            instruments_new=len(changes.new),
+            instruments_updated=len(changes.updated),
+            instruments_deactivated=len(changes.deactivated),
+        )
+        self.recorder.heartbeat(force=True)
+        if self.progress:
+            self.progress("list", 1, 1)
+        return listings
+
+    def selected_instruments(self, listings: dict[str, ListingRecord] | None) -> list[Instrument]:
+        queryset = Instrument.objects.of_kind(self.kind)
+        if not self.symbols:
+            instruments = list(queryset.active())
+            if self.dry_run and listings:
+                # Nothing was created: plan the new ones as the history fetches they would be.
+                known = {i.symbol for i in instruments}
+                instruments += [_unsaved(r) for s, r in listings.items() if s not in known]
+            return instruments
+        found = {i.symbol: i for i in Instrument.objects.filter(symbol__in=[s.canonical for s in self.symbols])}
+        instruments = []
+        for symbol in self.symbols:
+            instrument = found.get(symbol.canonical)
+            if instrument is None and self.dry_run and listings and symbol.canonical in listings:
+                instrument = _unsaved(listings[symbol.canonical])
+            if instrument is None:
+                where = "in the list or the database" if listings is not None else "in the database (run the list sync)"
+                self.recorder.error(symbol.canonical, f"unknown instrument: not {where}")
+            elif instrument.is_etf != (self.kind == SyncRun.Kind.ETFS):
+                self.recorder.error(symbol.canonical, f"not one of the {self.kind} (is_etf={instrument.is_etf})")
+            else:
+                instruments.append(instrument)
+        return instruments
+
+    def sync_prices(self, listings: dict[str, ListingRecord] | None) -> None:
+        if listings:
+            self.final_day = provider_final_day(listings, self.final_day)
+        instruments = self.selected_instruments(listings)
+        end = min(self.end, self.final_day) if self.end else self.final_day
+        if self.start and self.start > end:
+            self.recorder.error("", f"--start {self.start} is after the last final trading day {end}")
+            return
+        plan = plan_prices(
+            instruments,
+            listings,
+            final_day=self.final_day,
+            start=self.start,
+            end=end,
+            full=self.full,
+            overlap=settings.SYNC["OVERLAP_DAYS"],
+        )
+        self.plan = plan
+        logger.info(
+            "%s prices up to %s: %d from the snapshot, %d history requests, %d already current",
+            self.kind,
+            end,
+            len(plan.snapshot),
+            len(plan.history),
+            len(plan.current),
+        )
+        writer = BarWriter(settings.SYNC["BATCH_SIZE"])
+        self.recorder.add(instruments_synced=len(plan.current))
+        if plan.snapshot:
+            write_snapshot(plan.snapshot, writer, self.recorder, dry_run=self.dry_run)
+        done = len(plan.snapshot) + len(plan.current)
+        if self.progress:
+            self.progress("history", done, plan.total)
+        if plan.history and not self.dry_run:
+            HistorySync(self.provider, writer, self.recorder, workers=self.workers, progress=self.progress).run(
+                plan.history, done_before=done, total=plan.total
+            )
+
+    def outcome(self) -> tuple[str, str]:
+        run = self.run_row
+        if not run.errors:
+            return SyncRun.Status.SUCCESS, "Everything synced." if not self.dry_run else "Dry run: nothing written."
+        failed = [e["symbol"] for e in run.errors if e.get("symbol")]
+        if run.instruments_synced == 0 and (failed or any(not e.get("symbol") for e in run.errors)):
+            status = SyncRun.Status.FAILED
+        else:
+            status = SyncRun.Status.PARTIAL
+        parts = []
+        if failed:
+            parts.append(
+                f"{len(failed)} instrument(s) failed: {', '.join(failed[:20])}{' …' if len(failed) > 20 else ''}"
+            )
+        parts += [e["error"] for e in run.errors if not e.get("symbol")]
+        return status, "; ".join(parts)
+
+    def summary(self) -> str:
+        run = self.run_row
+        bars = f"bars {run.bars_inserted} inserted, {run.bars_updated} updated, {run.bars_unchanged} unchanged"
+        if run.bars_inserted == run.bars_updated == 0 and not self.dry_run:
+            bars += " (nothing changed)"
+        lines = [
+            f"instruments {run.instruments_new} new, {run.instruments_updated} updated, "
+            f"{run.instruments_deactivated} deactivated, {run.instruments_synced} synced, {run.failures} failed",
+            bars,
+            f"requests {run.requests}, retries {run.retries}",
+        ]
+        if self.plan is not None:
+            lines.append(
+                f"paths: {len(self.plan.snapshot)} snapshot, {len(self.plan.history)} history"
+                f"{' (not fetched: dry run)' if self.dry_run else ''}, {len(self.plan.current)} already current"
+            )
+        return "\n".join(lines)
+
+
+def provider_final_day(listings: dict[str, ListingRecord], final_day: dt.date) -> dt.date:
+    """The latest final day the provider has: its newest quote day, capped at ``final_day``.
+
+    A host that has not published today's close yet (or a simulator living on another
+    date) quotes an earlier day; syncing up to that day keeps the snapshot path usable
+    instead of sending every instrument to history for bars that do not exist yet. Quotes
+    dated after ``final_day`` are provisional (the session has not settled) and ignored.
+    """
+    days = {r.quote.day for r in listings.values() if r.quote is not None and r.quote.day <= final_day}
+    return max(days) if days else final_day
+
+
+def _unsaved(record: ListingRecord) -> Instrument:
+    """An instrument a dry run would create, for planning only (never saved)."""
+    return Instrument(
+        symbol=record.symbol.canonical,
+        code=record.symbol.code,
+        exchange=record.symbol.exchange,
+        name=record.name,
+        is_etf=record.is_etf,
+        asset_type=record.asset_type,
+        price_decimals=record.decimals,
+    )

@@ -1,0 +1,236 @@
+"""Batched bar upserts through the calling thread's database connection, counted honestly.
+
+On PostgreSQL (and TimescaleDB) rows are staged in a temporary table — by ``COPY`` on a
+native server; by multi-row ``INSERT`` on the PGlite/WASM test server, whose socket front end
+cannot carry ``COPY FROM STDIN`` — then merged with one ``INSERT … ON CONFLICT DO UPDATE …
+WHERE`` a value differs, whose ``RETURNING (xmax = 0)`` tells inserted from updated rows and
+whose missing rows are the unchanged ones. Elsewhere (SQLite) stored rows are read and
+compared first, then new and changed rows go through ``bulk_create(update_conflicts=True)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import IntegrityError, connection, transaction
+
+from etfs.providers.base import BarRecord
+from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
+
+PRICE_QUANTUM = Decimal("0.001")
+AMOUNT_QUANTUM = Decimal("0.01")
+VALUE_FIELDS = ("open", "high", "low", "close", "volume", "amount")
+STAGE_TABLE = "etfsync_dailybar_stage"
+# psycopg2 sends COPY data in chunks of this size, releasing and re-taking the GIL for each:
+# big chunks keep a busy process (fetcher threads parsing) from stalling the writer.
+COPY_CHUNK = 1 << 20
+# The PGlite socket server drops the connection on large query messages (seen with 1,000
+# rows, ~100 kB): keep each multi-row INSERT small there.
+PGLITE_PAGE_ROWS = 200
+
+
+@dataclass
+class WriteCounts:
+    """What one or more upserts did."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: WriteCounts) -> WriteCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+
+Row = tuple[int, BarRecord]
+
+
+def _values(bar: BarRecord) -> tuple:
+    """A bar's values at the precision the columns store, so Python comparisons see what is stored."""
+    return (
+        bar.open.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
+        bar.high.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
+        bar.low.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
+        bar.close.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
+        int(bar.volume),
+        bar.amount.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_UP),
+    )
+
+
+def _deduplicated(rows: Iterable[Row]) -> dict[tuple[int, dt.date], BarRecord]:
+    """Last row wins per (instrument, day): one statement may not touch a row twice."""
+    return {(instrument_id, bar.day): bar for instrument_id, bar in rows}
+
+
+@functools.lru_cache(maxsize=32768)
+def time_text(day: dt.date) -> str:
+    """``time`` of a trading date as PostgreSQL text (00:00 Asia/Shanghai).
+
+    China has kept UTC+8 all year since 1992; earlier dates go through the zone database
+    (summer time 1986-1991).
+    """
+    if day.year >= 1992:
+        return f"{day.isoformat()} 00:00:00+08:00"
+    return trading_date_to_time(day).isoformat()
+
+
+def copy_text(rows: Iterable[Row]) -> str:
+    """Rows in ``COPY … FROM STDIN`` text format; pure, so fetcher threads can build it.
+
+    Values go as the provider reported them: PostgreSQL rounds them to the column scale.
+    """
+    return "".join(
+        f"{iid}\t{time_text(b.day)}\t{b.open}\t{b.high}\t{b.low}\t{b.close}\t{int(b.volume)}\t{b.amount}\n"
+        for iid, b in rows
+    )
+
+
+class BarWriter:
+    """Writes daily bars; one instance per run, used only from the writer thread."""
+
+    def __init__(self, batch_size: int = 5000) -> None:
+        self.batch_size = max(1, batch_size)
+        self._pglite: bool | None = None
+
+    @property
+    def can_copy(self) -> bool:
+        """``COPY FROM STDIN`` works: PostgreSQL/TimescaleDB, except the PGlite test server."""
+        return connection.vendor == "postgresql" and not self._is_pglite()
+
+    def upsert(self, rows: Iterable[Row]) -> WriteCounts:
+        """Insert new bars, update changed ones, count the rest as unchanged."""
+        items = list(_deduplicated(rows).items())
+        counts = WriteCounts()
+        for offset in range(0, len(items), self.batch_size):
+            chunk = items[offset : offset + self.batch_size]
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    counts += self._upsert_postgres(chunk)
+                else:
+                    counts += self._upsert_compare(chunk)
+        return counts
+
+    def insert_new(self, rows: list[Row], text: str | None = None) -> WriteCounts:
+        """Bars of instruments that had none stored (a backfill): one plain ``COPY``, no merge.
+
+        ``text`` is ``copy_text(rows)`` when a fetcher thread built it already. Should a row
+        exist after all (a duplicate day, a curator's manual insert), the savepoint is
+        rolled back and the rows take the merging path instead.
+        """
+        if not rows:
+            return WriteCounts()
+        if not self.can_copy:
+            return self.upsert(rows)
+        table = connection.ops.quote_name(DailyBar._meta.db_table)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.cursor.copy_expert(
+                    f"COPY {table} ({self._columns()}) FROM STDIN", io.StringIO(text or copy_text(rows)), COPY_CHUNK
+                )
+        except IntegrityError:
+            return self.upsert(rows)
+        return WriteCounts(inserted=len(rows))
+
+    # --- PostgreSQL / TimescaleDB ---------------------------------------------------------
+    def _is_pglite(self) -> bool:
+        if self._pglite is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT version()")
+                self._pglite = "emscripten" in cursor.fetchone()[0].lower()
+        return self._pglite
+
+    @staticmethod
+    def _columns() -> str:
+        return ", ".join(connection.ops.quote_name(c) for c in ("instrument_id", "time", *VALUE_FIELDS))
+
+    def _upsert_postgres(self, chunk: list[tuple[tuple[int, dt.date], BarRecord]]) -> WriteCounts:
+        table = connection.ops.quote_name(DailyBar._meta.db_table)
+        quoted = self._columns()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (instrument_id bigint, time timestamptz, "
+                "open numeric(14,3), high numeric(14,3), low numeric(14,3), close numeric(14,3), "
+                "volume bigint, amount numeric(20,2)) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+            if self._is_pglite():
+                from psycopg2.extras import execute_values
+
+                records = [
+                    (iid, time_text(b.day), b.open, b.high, b.low, b.close, int(b.volume), b.amount)
+                    for (iid, _), b in chunk
+                ]
+                execute_values(
+                    cursor.cursor,
+                    f"INSERT INTO {STAGE_TABLE} ({quoted}) VALUES %s",
+                    records,
+                    page_size=PGLITE_PAGE_ROWS,
+                )
+            else:
+                buffer = io.StringIO(copy_text((iid, b) for (iid, _), b in chunk))
+                cursor.cursor.copy_expert(f"COPY {STAGE_TABLE} ({quoted}) FROM STDIN", buffer, COPY_CHUNK)
+            updates = ", ".join(
+                f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS
+            )
+            stored = ", ".join(f"{table}.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS)
+            incoming = ", ".join(f"EXCLUDED.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS)
+            cursor.execute(
+                f"WITH merged AS (INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {STAGE_TABLE} "
+                f"ON CONFLICT (instrument_id, time) DO UPDATE SET {updates} "
+                f"WHERE ({stored}) IS DISTINCT FROM ({incoming}) RETURNING (xmax = 0) AS inserted) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+            )
+            inserted, updated = cursor.fetchone()
+            cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+        return WriteCounts(inserted=inserted, updated=updated, unchanged=len(chunk) - inserted - updated)
+
+    # --- every other backend --------------------------------------------------------------
+    def _upsert_compare(self, chunk: list[tuple[tuple[int, dt.date], BarRecord]]) -> WriteCounts:
+        instrument_ids = {instrument_id for (instrument_id, _), _ in chunk}
+        days = [day for (_, day), _ in chunk]
+        stored = {
+            (row[0], time_to_trading_date(row[1])): tuple(row[2:])
+            for row in DailyBar.objects.filter(
+                instrument_id__in=instrument_ids,
+                time__gte=trading_date_to_time(min(days)),
+                time__lte=trading_date_to_time(max(days)),
+            ).values_list("instrument_id", "time", *VALUE_FIELDS)
+        }
+        counts = WriteCounts()
+        changed = []
+        for (instrument_id, day), bar in chunk:
+            values = _values(bar)
+            old = stored.get((instrument_id, day))
+            if old is None:
+                counts.inserted += 1
+            elif old != values:
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+                continue
+            changed.append(
+                DailyBar(
+                    instrument_id=instrument_id,
+                    time=trading_date_to_time(day),
+                    **dict(zip(VALUE_FIELDS, values, strict=True)),
+                )
+            )
+        if changed:
+            DailyBar.objects.bulk_create(
+                changed,
+                update_conflicts=True,
+                unique_fields=["instrument", "time"],
+                update_fields=list(VALUE_FIELDS),
+            )
+        return counts

@@ -1,0 +1,101 @@
+"""django-q2 tasks: thin wrappers over ``etfs.sync.service.run_sync``.
+
+Tasks take simple arguments (a run id, a kind) so they serialise through any broker. The
+REST API and the admin call ``enqueue_sync``; the schedules in ``etfs.schedules`` call
+``scheduled_sync``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from etfs.calendar import SHANGHAI, is_trading_day
+from etfs.models import SyncRun
+from etfs.symbols import parse_symbols
+from etfs.sync.service import KINDS, run_sync
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_sync(
+    kind: str,
+    *,
+    symbols: list[str] | None = None,
+    full: bool = False,
+    trigger: str = SyncRun.Trigger.API,
+    triggered_by: str = "",
+) -> SyncRun:
+    """Record a queued SyncRun and hand it to the task queue; return the row.
+
+    Raises ``ValueError`` for an unknown kind or a bad symbol, before anything is queued.
+    With ``Q_CLUSTER["sync"]`` (tests) the task runs inline and the returned row is finished.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
+    parsed = parse_symbols(symbols) if symbols else []
+    run = SyncRun.objects.create(
+        kind=kind,
+        status=SyncRun.Status.QUEUED,
+        trigger=trigger,
+        triggered_by=triggered_by,
+        parameters={"symbols": [s.canonical for s in parsed], "full": full},
+    )
+    async_task(
+        "etfs.tasks.sync_task",
+        run.pk,
+        task_name=f"sync-{kind}-run-{run.pk}",
+        group=f"sync-{kind}",
+        sync=bool(settings.Q_CLUSTER.get("sync", False)),
+    )
+    run.refresh_from_db()
+    return run
+
+
+def sync_task(run_id: int) -> str:
+    """Run a queued SyncRun (the worker side of ``enqueue_sync``)."""
+    run = SyncRun.objects.get(pk=run_id)
+    if run.status != SyncRun.Status.QUEUED:
+        logger.warning("sync run #%s is %s, not queued: not running it again", run.pk, run.status)
+        return f"run #{run.pk} was {run.status}; nothing done"
+    options = run.parameters or {}
+    result = run_sync(
+        run.kind,
+        symbols=options.get("symbols") or None,
+        full=bool(options.get("full")),
+        list_only=bool(options.get("list_only")),
+        prices_only=bool(options.get("prices_only")),
+        trigger=run.trigger,
+        triggered_by=run.triggered_by,
+        run=run,
+    )
+    return f"run #{result.pk}: {result.status}"
+
+
+def scheduled_sync(kind: str, list_only: bool = False, now: dt.datetime | None = None) -> str:
+    """What the schedules run. Bars are synced on trading days only; other days record why not.
+
+    The list sync (``list_only``) runs any day: lists change on holidays too (renames,
+    announced listings), and it costs a few requests.
+    """
+    now = now or timezone.now()
+    today = now.astimezone(SHANGHAI).date()
+    name = f"schedule: {kind}{' list' if list_only else ''}"
+    if not list_only and not is_trading_day(today):
+        run = SyncRun.objects.create(
+            kind=kind,
+            status=SyncRun.Status.SKIPPED,
+            trigger=SyncRun.Trigger.TASK,
+            triggered_by=name,
+            parameters={"list_only": list_only},
+            finished_at=timezone.now(),
+            message=f"{today:%Y-%m-%d} ({today:%A}) is not a trading day on Shanghai/Shenzhen: no new bars to sync.",
+        )
+        logger.info("%s", run.message)
+        return f"run #{run.pk}: skipped"
+    result = run_sync(kind, list_only=list_only, trigger=SyncRun.Trigger.TASK, triggered_by=name, now=now)
+    return f"run #{result.pk}: {result.status}"

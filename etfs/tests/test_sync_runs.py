@@ -1,0 +1,82 @@
+"""One running sync per kind: a live run blocks a second one, a stale one is taken over."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from etfs.models import SyncRun
+from etfs.sync.runs import RunRecorder, claim_run
+from etfs.sync.service import run_sync
+from etfs.tests.factories import SyncRunFactory
+from etfs.tests.fake_provider import fake_market
+
+pytestmark = pytest.mark.django_db
+
+
+def claim(kind: str = "etfs", run: SyncRun | None = None) -> SyncRun:
+    return claim_run(kind, parameters={}, trigger="command", triggered_by="test", run=run)
+
+
+def test_second_run_of_a_kind_is_skipped_while_the_first_is_alive():
+    busy = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+
+    run = claim()
+
+    assert run.status == SyncRun.Status.SKIPPED
+    assert f"run #{busy.pk}" in run.message
+    assert run.finished_at is not None
+
+
+def test_skipped_run_makes_no_request():
+    SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+    market = fake_market()
+
+    run = run_sync("etfs", provider=market)
+
+    assert (run.status, market.stats.requests) == (SyncRun.Status.SKIPPED, 0)
+
+
+def test_stale_running_run_is_marked_failed_and_taken_over(settings):
+    settings.SYNC = {**settings.SYNC, "STALE_RUN_SECONDS": 60}
+    dead = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+
+    run = claim()
+
+    dead.refresh_from_db()
+    assert (run.status, dead.status) == (SyncRun.Status.RUNNING, SyncRun.Status.FAILED)
+    assert "No heartbeat since" in dead.message
+
+
+def test_a_running_sync_of_the_other_kind_does_not_block():
+    SyncRunFactory(kind=SyncRun.Kind.STOCKS, status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+
+    assert claim("etfs").status == SyncRun.Status.RUNNING
+
+
+def test_queued_runs_do_not_block():
+    SyncRunFactory(status=SyncRun.Status.QUEUED)
+
+    assert claim().status == SyncRun.Status.RUNNING
+
+
+def test_claiming_a_queued_row_keeps_its_identity():
+    queued = SyncRunFactory(status=SyncRun.Status.QUEUED, triggered_by="ana")
+
+    run = claim(run=queued)
+
+    assert (run.pk, run.status, run.triggered_by) == (queued.pk, SyncRun.Status.RUNNING, "ana")
+
+
+def test_heartbeat_saves_counters_and_errors():
+    run = claim()
+    recorder = RunRecorder(run)
+    recorder.add(bars_inserted=7)
+    recorder.error("510300.SH", "HTTP 502")
+
+    recorder.heartbeat(force=True)
+
+    run.refresh_from_db()
+    assert (run.bars_inserted, run.failures, run.errors) == (7, 1, [{"symbol": "510300.SH", "error": "HTTP 502"}])

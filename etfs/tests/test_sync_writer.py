@@ -1,0 +1,90 @@
+"""Batched upserts: inserted, updated and unchanged rows counted exactly on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from etfs.providers.base import BarRecord
+from etfs.sync.writer import BarWriter, WriteCounts
+from etfs.tests.factories import DailyBarFactory, InstrumentFactory
+from prices.models import DailyBar, time_to_trading_date
+
+pytestmark = pytest.mark.django_db
+
+
+def bar(day: dt.date, close: str = "3.480", volume: int = 123456700, amount: str = "430123456.00") -> BarRecord:
+    return BarRecord(
+        day=day,
+        open=Decimal("3.500"),
+        high=Decimal("3.520"),
+        low=Decimal("3.470"),
+        close=Decimal(close),
+        volume=volume,
+        amount=Decimal(amount),
+    )
+
+
+def test_new_bars_are_inserted_with_trading_dates_in_shanghai():
+    instrument = InstrumentFactory()
+
+    counts = BarWriter().upsert([(instrument.pk, bar(dt.date(2024, 1, 2))), (instrument.pk, bar(dt.date(2024, 1, 3)))])
+
+    assert counts == WriteCounts(inserted=2)
+    assert [time_to_trading_date(t) for t in DailyBar.objects.values_list("time", flat=True)] == [
+        dt.date(2024, 1, 2),
+        dt.date(2024, 1, 3),
+    ]
+
+
+def test_identical_bars_count_as_unchanged():
+    instrument = InstrumentFactory()
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 2))
+
+    counts = BarWriter().upsert([(instrument.pk, bar(dt.date(2024, 1, 2)))])
+
+    assert counts == WriteCounts(unchanged=1)
+
+
+def test_changed_bar_is_updated_in_place():
+    instrument = InstrumentFactory()
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 2))
+
+    counts = BarWriter().upsert([(instrument.pk, bar(dt.date(2024, 1, 2), volume=5))])
+
+    assert counts == WriteCounts(updated=1)
+    assert list(DailyBar.objects.values_list("volume", flat=True)) == [5]
+
+
+def test_values_are_compared_at_the_stored_precision():
+    instrument = InstrumentFactory()
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 2))
+
+    counts = BarWriter().upsert([(instrument.pk, bar(dt.date(2024, 1, 2), close="3.48000", amount="430123456.001"))])
+
+    assert counts == WriteCounts(unchanged=1)
+
+
+def test_duplicate_rows_in_one_call_are_written_once():
+    instrument = InstrumentFactory()
+
+    counts = BarWriter().upsert(
+        [(instrument.pk, bar(dt.date(2024, 1, 2))), (instrument.pk, bar(dt.date(2024, 1, 2), "3.5"))]
+    )
+
+    assert counts == WriteCounts(inserted=1)
+    assert list(DailyBar.objects.values_list("close", flat=True)) == [Decimal("3.500")]
+
+
+def test_small_batches_split_the_write_and_add_up():
+    first, second = InstrumentFactory(), InstrumentFactory()
+    DailyBarFactory(instrument=first, day=dt.date(2024, 1, 2))
+    rows = [(first.pk, bar(dt.date(2024, 1, 2))), (first.pk, bar(dt.date(2024, 1, 3)))]
+    rows += [(second.pk, bar(dt.date(2024, 1, d), volume=d)) for d in (2, 3, 4)]
+
+    counts = BarWriter(batch_size=2).upsert(rows)
+
+    assert counts == WriteCounts(inserted=4, unchanged=1)
+    assert DailyBar.objects.count() == 5

@@ -1,0 +1,164 @@
+"""Admin for price data: read-only daily bars (a hypertable of millions of rows) and corporate actions.
+
+The bar list must stay fast on 5 M+ rows: no full-table ``COUNT(*)`` (a capped count
+instead), no facet counts, no per-row instrument queries, no filter that lists every
+instrument, and a default ordering an index serves (newest first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+
+from etfs.symbols import parse_symbol
+from prices.models import CorporateAction, DailyBar
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ``CAP + 1`` rows, so paging a hypertable never scans it whole.
+
+    Past the cap the admin shows "more than CAP" (template ``pagination.html`` of the bar
+    admin) and offers the first pages; filtering by instrument or dates narrows the rest.
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.CAP + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
+
+
+class InputFilter(admin.ListFilter):
+    """A sidebar filter made of text inputs (``inputs``: parameter, label, HTML input type)."""
+
+    template = "admin/input_filter.html"
+    inputs: tuple[tuple[str, str, str], ...] = ()
+
+    def __init__(self, request: HttpRequest, params: dict, model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        for name, _label, _kind in self.inputs:
+            if name in params:
+                value = params.pop(name)[-1].strip()
+                if value:
+                    self.used_parameters[name] = value
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str]:
+        return [name for name, _label, _kind in self.inputs]
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        expected = set(self.expected_parameters())
+        yield {
+            "inputs": [(name, label, kind, self.used_parameters.get(name, "")) for name, label, kind in self.inputs],
+            "hidden": [
+                (key, value)
+                for key, values in self.request.GET.lists()
+                for value in values
+                if key not in expected and key != "p"
+            ],
+            "clear_url": changelist.get_query_string(remove=[*expected, "p"]),
+            "active": bool(self.used_parameters),
+        }
+
+
+class InstrumentSymbolFilter(InputFilter):
+    """Bars of one instrument, by any symbol form; an unknown symbol shows no bars."""
+
+    title = "instrument"
+    inputs = (("symbol", "Symbol (510300.SH, sh510300, 510300)", "text"),)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.used_parameters.get("symbol")
+        if not value:
+            return queryset
+        try:
+            symbol = parse_symbol(value)
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(instrument__symbol=symbol.canonical)
+
+
+class TradingDateFilter(InputFilter):
+    """Bars between two trading dates (inclusive); either end may be left open."""
+
+    title = "trading date"
+    inputs = (("date_from", "From", "date"), ("date_to", "To", "date"))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        start = _parse_date(self.used_parameters.get("date_from"))
+        end = _parse_date(self.used_parameters.get("date_to"))
+        return queryset.between(start, end) if (start or end) else queryset
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@admin.register(DailyBar)
+class DailyBarAdmin(admin.ModelAdmin):
+    """Read-only browsing of raw (unadjusted) daily bars by instrument and date range."""
+
+    list_display = ("instrument_symbol", "trading_date", "open", "high", "low", "close", "volume", "amount")
+    list_select_related = ("instrument",)
+    list_filter = (InstrumentSymbolFilter, TradingDateFilter)
+    raw_id_fields = ("instrument",)
+    ordering = ("-time", "instrument")
+    sortable_by = ("trading_date",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 100
+
+    @admin.display(description="instrument", ordering="instrument__symbol")
+    def instrument_symbol(self, obj: DailyBar) -> str:
+        return obj.instrument.symbol
+
+    @admin.display(description="date", ordering="time")
+    def trading_date(self, obj: DailyBar) -> dt.date:
+        return obj.trading_date
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # bars come from the sync only
+
+    def has_change_permission(self, request: HttpRequest, obj: DailyBar | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: DailyBar | None = None) -> bool:
+        return False
+
+
+@admin.register(CorporateAction)
+class CorporateActionAdmin(admin.ModelAdmin):
+    """Ex-days behind qfq/hfq prices; curators may add or correct them (saved as ``manual``)."""
+
+    list_display = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at")
+    list_select_related = ("instrument",)
+    list_filter = ("source", "ex_date")
+    search_fields = ("instrument__symbol", "instrument__name")
+    raw_id_fields = ("instrument",)
+    readonly_fields = ("source", "created_at")
+    ordering = ("-ex_date", "instrument")
+    fields = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at")
+
+    def save_model(self, request: HttpRequest, obj: CorporateAction, form: Any, change: bool) -> None:
+        """A row written in the admin is the curator's word: mark it ``manual``."""
+        obj.source = CorporateAction.Source.MANUAL
+        super().save_model(request, obj, form, change)

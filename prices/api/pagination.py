@@ -1,0 +1,79 @@
+"""Cursor pagination of bars keyed on the trading date.
+
+A page is "at most N bars from date D on"; its ``next`` link carries the date of the first
+bar not shown. That is one index range scan per page whatever the depth (no OFFSET), it
+works the same for daily and aggregated bars (a bucket's date is its first trading day),
+and pages stay stable when new bars arrive at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from prices.queries import MAX_DATE, MIN_DATE, Bar
+
+
+class BarCursorPagination(BasePagination):
+    """Pages of bars; ``page_size`` defaults to 1000 (four years of daily bars), at most 10000."""
+
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+    page_size = 1000
+    max_page_size = 10000
+
+    def __init__(self) -> None:
+        self.next_date: dt.date | None = None
+        self.request: Request | None = None
+
+    @staticmethod
+    def encode_cursor(day: dt.date) -> str:
+        return base64.urlsafe_b64encode(f"d={day.isoformat()}".encode()).decode().rstrip("=")
+
+    @staticmethod
+    def decode_cursor(value: str) -> dt.date:
+        try:
+            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            if not text.startswith("d="):
+                raise ValueError(text)
+            day = dt.date.fromisoformat(text[2:])
+            if not MIN_DATE <= day <= MAX_DATE:
+                raise ValueError(text)
+            return day
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def get_page_size(self, params: dict[str, Any]) -> int:
+        return min(params.get(self.page_size_query_param) or self.page_size, self.max_page_size)
+
+    def paginate_bars(
+        self, fetch: Callable[[dt.date | None, int], list[Bar]], params: dict[str, Any], request: Request
+    ) -> list[Bar]:
+        """One page from ``fetch(start, limit)``; ``params`` are the validated query parameters."""
+        self.request = request
+        start = params.get("start")
+        if params.get(self.cursor_query_param):
+            cursor = self.decode_cursor(params[self.cursor_query_param])
+            start = max(start, cursor) if start else cursor
+        size = self.get_page_size(params)
+        bars = fetch(start, size + 1)
+        self.next_date = bars[size].date if len(bars) > size else None
+        return bars[:size]
+
+    def get_next_link(self) -> str | None:
+        if self.next_date is None or self.request is None:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(self.next_date))
+
+    def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
+        return Response({"next": self.get_next_link(), "results": data})

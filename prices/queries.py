@@ -1,0 +1,355 @@
+"""Reading bars for the API: daily pages, weekly/monthly aggregation, latest bar per instrument.
+
+Aggregated bars (``1w``, ``1M``) are computed in the database — ``time_bucket`` on
+TimescaleDB, ``date_trunc`` on PostgreSQL, date functions on SQLite — with the same answer
+everywhere: open = first open, close = last close, high = max, low = min, volume and
+amount = sums. Weeks run Monday to Sunday and months are calendar months, both in
+Asia/Shanghai; a bucket is labelled with its **first trading date** (the date of its first
+stored bar), so a weekly bar's ``date`` is a real trading day and the label of a bucket
+never changes as later days of the same bucket arrive.
+
+Adjusted (qfq/hfq) aggregates equal the aggregate of adjusted daily bars: the database
+groups by bucket *and* by the span between corporate actions, each span is adjusted with
+its own affine map (monotonic, so max/min commute with it), and the spans of one bucket are
+merged here. Every read is keyed on ``(instrument_id, time)``, the table's unique index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
+
+from etfs.models import Instrument
+from prices.adjustments import Action, PriceAdjuster
+from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
+
+INTERVALS = ("1d", "1w", "1M")
+# Earliest and latest dates a query may name: outside them time zone arithmetic overflows.
+MIN_DATE = dt.date(1990, 1, 1)
+MAX_DATE = dt.date(2100, 12, 31)
+CENT = Decimal("0.01")
+STORED_PRICE_QUANTUM = Decimal("0.001")  # prices.models.PRICE decimal places
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One daily or aggregated bar as served: prices already adjusted and rounded."""
+
+    date: dt.date
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    amount: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": self.volume,
+            "amount": self.amount,
+        }
+
+
+@dataclass(frozen=True)
+class BarStats:
+    """What the instrument detail shows about its history."""
+
+    first_date: dt.date | None
+    last_date: dt.date | None
+    count: int
+
+
+def is_timescale() -> bool:
+    return getattr(settings, "IS_TIMESCALE", False) or (
+        connection.settings_dict["ENGINE"] == "timescale.db.backends.postgresql"
+    )
+
+
+def adjuster_for(instrument: Instrument, adjust: str) -> PriceAdjuster:
+    """A price adjuster from the instrument's corporate actions (no query for ``none``)."""
+    actions: list[Action] = []
+    if adjust != "none":
+        actions = [
+            Action(ex_date, cash, ratio)
+            for ex_date, cash, ratio in CorporateAction.objects.filter(instrument=instrument).values_list(
+                "ex_date", "cash", "split_ratio"
+            )
+        ]
+    return PriceAdjuster(actions, adjust, instrument.price_decimals)
+
+
+def bar_stats(instrument: Instrument) -> BarStats:
+    """First and last bar dates and the number of bars, in one index-only query."""
+    row = DailyBar.objects.filter(instrument=instrument).aggregate(
+        first=Min("time"), last=Max("time"), count=Count("time")
+    )
+    return BarStats(
+        first_date=time_to_trading_date(row["first"]) if row["first"] else None,
+        last_date=time_to_trading_date(row["last"]) if row["last"] else None,
+        count=row["count"],
+    )
+
+
+def fetch_bars(
+    instrument: Instrument,
+    adjuster: PriceAdjuster,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    interval: str = "1d",
+    limit: int,
+) -> list[Bar]:
+    """At most ``limit`` bars from ``start`` to ``end`` (inclusive), oldest first.
+
+    For ``1w``/``1M`` ``start`` should be a bucket's first trading date (as the API's cursor
+    is), or the first bucket only covers the days from ``start`` on.
+    """
+    if interval == "1d":
+        return _daily_bars(instrument, adjuster, start, end, limit)
+    if interval in ("1w", "1M"):
+        return _aggregated_bars(instrument, adjuster, start, end, interval, limit)
+    raise ValueError(f"unknown interval {interval!r} (expected one of {', '.join(INTERVALS)})")
+
+
+def iter_bars(
+    instrument: Instrument,
+    adjuster: PriceAdjuster,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    interval: str = "1d",
+    batch_size: int = 5000,
+) -> Iterator[Bar]:
+    """Every bar of the range, fetched ``batch_size`` at a time (keyset on the date).
+
+    Memory stays bounded whatever the range, and no server-side cursor stays open between
+    batches (a streaming response may be consumed slowly).
+    """
+    cursor = start
+    while True:
+        page = fetch_bars(instrument, adjuster, start=cursor, end=end, interval=interval, limit=batch_size + 1)
+        yield from page[:batch_size]
+        if len(page) <= batch_size:
+            return
+        cursor = page[batch_size].date
+
+
+def _quantize(value: Any, quantum: Decimal) -> Decimal:
+    if not isinstance(value, Decimal):
+        # SQLite hands back numbers as int/float; str() gives the shortest exact text.
+        value = Decimal(str(value))
+    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def _daily_bars(
+    instrument: Instrument, adjuster: PriceAdjuster, start: dt.date | None, end: dt.date | None, limit: int
+) -> list[Bar]:
+    rows = (
+        DailyBar.objects.filter(instrument=instrument)
+        .between(start, end)
+        .order_by("time")
+        .values_list("time", "open", "high", "low", "close", "volume", "amount")[:limit]
+    )
+    bars = []
+    for time, open_, high, low, close, volume, amount in rows:
+        day = time_to_trading_date(time)
+        price = _price_function(adjuster, day)
+        bars.append(Bar(day, price(open_), price(high), price(low), price(close), volume, _quantize(amount, CENT)))
+    return bars
+
+
+def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], Decimal]:
+    """Rounding (and for qfq/hfq adjusting) of one day's raw prices."""
+    if adjuster.adjust == "none":
+        return lambda raw: _quantize(raw, adjuster.quantum)
+    return lambda raw: adjuster.price(day, _quantize(raw, STORED_PRICE_QUANTUM))
+
+
+# --- Aggregation ----------------------------------------------------------------------------
+# Per backend: the bucket key and the SELECT producing, per (bucket, segment) group,
+# (first trading date, bucket, open, high, low, close, volume, amount), oldest first.
+_TABLE = DailyBar._meta.db_table
+
+_TIMESCALE_BUCKET = {
+    "1w": "time_bucket(INTERVAL '1 week', \"time\", 'Asia/Shanghai')",
+    "1M": "time_bucket(INTERVAL '1 month', \"time\", 'Asia/Shanghai')",
+}
+_POSTGRES_BUCKET = {
+    "1w": "date_trunc('week', \"time\" AT TIME ZONE 'Asia/Shanghai')",
+    "1M": "date_trunc('month', \"time\" AT TIME ZONE 'Asia/Shanghai')",
+}
+# SQLite stores UTC text. A bar sits at local midnight, 16:00 UTC the day before (15:00 under
+# the DST of 1986-1991): +12 hours lands inside the trading date whatever the offset.
+# 'weekday 0' moves to the coming Sunday (or stays), -6 days gives that week's Monday.
+_SQLITE_BUCKET = {
+    "1w": "date(\"time\", '+12 hours', 'weekday 0', '-6 days')",
+    "1M": "strftime('%%Y-%%m', \"time\", '+12 hours')",
+}
+
+_POSTGRES_SQL = """
+SELECT (min("time") AT TIME ZONE 'Asia/Shanghai')::date AS day, {bucket} AS bucket, {segment} AS segment,
+       {first_open}, max(high), min(low), {last_close}, sum(volume), sum(amount)
+FROM {table}
+WHERE {where}
+GROUP BY 2, 3
+ORDER BY 1
+LIMIT %s
+"""
+
+_SQLITE_SQL = """
+WITH g AS (
+    SELECT {bucket} AS bucket, {segment} AS segment, min("time") AS first_time, max("time") AS last_time,
+           max(high) AS high, min(low) AS low, sum(volume) AS volume, sum(amount) AS amount
+    FROM {table}
+    WHERE {where}
+    GROUP BY 1, 2
+    ORDER BY 3
+    LIMIT %s
+)
+SELECT date(g.first_time, '+12 hours'), g.bucket, g.segment, o.open, g.high, g.low, c.close, g.volume, g.amount
+FROM g
+JOIN {table} o ON o.instrument_id = %s AND o."time" = g.first_time
+JOIN {table} c ON c.instrument_id = %s AND c."time" = g.last_time
+ORDER BY g.first_time
+"""
+
+
+def _time_param(day: dt.date) -> Any:
+    return connection.ops.adapt_datetimefield_value(trading_date_to_time(day))
+
+
+def _segment_sql(ex_dates: Sequence[dt.date]) -> tuple[str, list[Any]]:
+    """SQL numbering the span between corporate actions a bar falls in (0 before the first)."""
+    if not ex_dates:
+        return "0", []
+    whens = " ".join(f'WHEN "time" < %s THEN {i}' for i in range(len(ex_dates)))
+    return f"CASE {whens} ELSE {len(ex_dates)} END", [_time_param(day) for day in ex_dates]
+
+
+def _aggregated_bars(
+    instrument: Instrument,
+    adjuster: PriceAdjuster,
+    start: dt.date | None,
+    end: dt.date | None,
+    interval: str,
+    limit: int,
+) -> list[Bar]:
+    # Only ex-dates inside the range split buckets; before or after it they change nothing.
+    ex_dates = [
+        day
+        for day in (adjuster.ex_dates if adjuster.adjust != "none" else [])
+        if (start is None or day > start) and (end is None or day <= end)
+    ]
+    segment, segment_params = _segment_sql(ex_dates)
+    where, where_params = ["instrument_id = %s"], [instrument.pk]
+    if start is not None:
+        where.append('"time" >= %s')
+        where_params.append(_time_param(start))
+    if end is not None:
+        where.append('"time" < %s')
+        where_params.append(_time_param(end + dt.timedelta(days=1)))
+    # A bucket split by corporate actions spans several rows: fetch enough rows for `limit` buckets.
+    row_limit = limit + len(ex_dates)
+    if connection.vendor == "sqlite":
+        sql = _SQLITE_SQL.format(
+            bucket=_SQLITE_BUCKET[interval], segment=segment, table=_TABLE, where=" AND ".join(where)
+        )
+        params = [*segment_params, *where_params, row_limit, instrument.pk, instrument.pk]
+    else:
+        if is_timescale():
+            bucket, first_open, last_close = _TIMESCALE_BUCKET[interval], 'first(open, "time")', 'last(close, "time")'
+        else:
+            bucket = _POSTGRES_BUCKET[interval]
+            first_open = '(array_agg(open ORDER BY "time"))[1]'
+            last_close = '(array_agg(close ORDER BY "time" DESC))[1]'
+        sql = _POSTGRES_SQL.format(
+            bucket=bucket,
+            segment=segment,
+            first_open=first_open,
+            last_close=last_close,
+            table=_TABLE,
+            where=" AND ".join(where),
+        )
+        params = [*segment_params, *where_params, row_limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _merge_segments(rows, adjuster)[:limit]
+
+
+def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> list[Bar]:
+    """Adjust each (bucket, segment) row with its own map and merge the rows of one bucket."""
+    bars: list[Bar] = []
+    previous_bucket: Any = object()
+    for day, bucket, _segment, open_, high, low, close, volume, amount in rows:
+        if isinstance(day, str):
+            day = dt.date.fromisoformat(day)
+        price = _price_function(adjuster, day)
+        bar = Bar(day, price(open_), price(high), price(low), price(close), int(volume), _quantize(amount, CENT))
+        if bars and bucket == previous_bucket:
+            first = bars[-1]
+            bar = Bar(
+                first.date,
+                first.open,
+                max(first.high, bar.high),
+                min(first.low, bar.low),
+                bar.close,
+                first.volume + bar.volume,
+                first.amount + bar.amount,
+            )
+            bars[-1] = bar
+        else:
+            bars.append(bar)
+        previous_bucket = bucket
+    return bars
+
+
+# --- Latest bars ------------------------------------------------------------------------------
+def latest_bars(instruments: QuerySet[Instrument]) -> list[tuple[Instrument, Bar]]:
+    """The latest bar of every instrument in ``instruments`` (those with bars), in two queries.
+
+    First each instrument's last bar time (one index probe per instrument, backwards), then
+    the bars at those times; instruments sharing a latest date share one ``IN`` value.
+    """
+    last_time = DailyBar.objects.filter(instrument_id=OuterRef("pk")).order_by("-time").values("time")[:1]
+    # Instruments without bars are dropped here, not in SQL, so the subquery runs once per row.
+    picked = [i for i in instruments.annotate(last_bar_time=Subquery(last_time)) if i.last_bar_time is not None]
+    if not picked:
+        return []
+    wanted = {(i.pk, i.last_bar_time) for i in picked}
+    rows = DailyBar.objects.filter(
+        instrument_id__in=[i.pk for i in picked], time__in={i.last_bar_time for i in picked}
+    ).values_list("instrument_id", "time", "open", "high", "low", "close", "volume", "amount")
+    by_instrument = {}
+    for instrument_id, time, open_, high, low, close, volume, amount in rows:
+        if (instrument_id, time) in wanted:
+            by_instrument[instrument_id] = (time, open_, high, low, close, volume, amount)
+    result = []
+    for instrument in picked:
+        if instrument.pk not in by_instrument:  # its latest bar was deleted between the two queries
+            continue
+        time, open_, high, low, close, volume, amount = by_instrument[instrument.pk]
+        quantum = Decimal(1).scaleb(-instrument.price_decimals)
+        bar = Bar(
+            time_to_trading_date(time),
+            _quantize(open_, quantum),
+            _quantize(high, quantum),
+            _quantize(low, quantum),
+            _quantize(close, quantum),
+            volume,
+            _quantize(amount, CENT),
+        )
+        result.append((instrument, bar))
+    return result
