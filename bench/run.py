@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +31,15 @@ from tools.dbservers import free_port, postgres_cluster, wait_for_port  # noqa: 
 PY = sys.executable
 TODAY = dt.date(2026, 11, 20)  # a Friday, a trading day; the simulator's "today"
 NEXT_DAY = dt.date(2026, 11, 23)
+LATENCY_S = 0.030  # the simulated host's answer time
+RPS_LIMIT = 50  # the simulated host answers 429 above this
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, database_url: str) -> None:
+    def __init__(self, args: argparse.Namespace, database_url: str, sim) -> None:
         self.args = args
         self.database_url = database_url
+        self.sim = sim
         self.results: dict[str, dict] = {}
 
     # ---- helpers -------------------------------------------------------------------------
@@ -70,47 +72,15 @@ class Bench:
             "TRUNCATE prices_dailybar, prices_corporateaction, etfs_syncrun, etfs_instrument RESTART IDENTITY CASCADE"
         )
 
-    @contextlib.contextmanager
-    def simulator(self, today: dt.date, latency_ms: int = 30, rps_limit: int = 50) -> Iterator[dict[str, str]]:
-        port = free_port()
-        cmd = [
-            PY,
-            "manage.py",
-            "marketdata_simulator",
-            "--port",
-            str(port),
-            "--etfs",
-            str(self.args.etfs),
-            "--stocks",
-            "0",
-            "--years",
-            str(self.args.years),
-            "--today",
-            today.isoformat(),
-            "--latency-ms",
-            str(latency_ms),
-            "--rps-limit",
-            str(rps_limit),
-            "--seed",
-            "1",
-        ]
-        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_for_port(port, 120, proc)
-            base = f"http://127.0.0.1:{port}"
-            yield {
-                "EASTMONEY_LIST_URL": f"{base}/api/qt/clist/get",
-                "EASTMONEY_KLINE_URL": f"{base}/api/qt/stock/kline/get",
-                "TENCENT_KLINE_URL": f"{base}/appstock/app/fqkline/get",
-                # Polite client: just under the host's limit, so nothing is refused.
-                "MARKETDATA_RATE_LIMIT": str(rps_limit * 0.96),
-                "MARKETDATA_CONCURRENCY": str(self.args.workers),
-            }
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.close()
+    def sim_env(self) -> dict[str, str]:
+        """Point the sync at the in-process simulator, with a polite client just under its limit."""
+        return self.env(
+            EASTMONEY_LIST_URL=self.sim.list_url,
+            EASTMONEY_KLINE_URL=self.sim.kline_url,
+            TENCENT_KLINE_URL=self.sim.tencent_url,
+            MARKETDATA_RATE_LIMIT=str(RPS_LIMIT * 0.96),
+            MARKETDATA_CONCURRENCY=str(self.args.workers),
+        )
 
     def last_run(self) -> dict:
         cols = ("requests", "retries", "failures", "bars_inserted", "bars_updated", "bars_unchanged", "status")
@@ -122,10 +92,7 @@ class Bench:
         walls, peaks, run = [], [], {}
         for _ in range(self.args.repeat):
             self.reset_data()
-            with self.simulator(TODAY) as urls:
-                seconds, _out, peak = self.manage(
-                    "sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls)
-                )
+            seconds, _out, peak = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
             walls.append(seconds)
             peaks.append(peak)
             run = self.last_run()
@@ -147,8 +114,7 @@ class Bench:
             "status": run.get("status"),
         }
         # Idempotence: a second run right away writes nothing.
-        with self.simulator(TODAY) as urls:
-            seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls))
+        seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
         second = self.last_run()
         self.results["backfill"]["rerun_s"] = seconds
         self.results["backfill"]["rerun_written"] = (second["bars_inserted"] or 0) + (second["bars_updated"] or 0)
@@ -161,14 +127,13 @@ class Bench:
         walls, out = [], {}
         for _ in range(self.args.repeat):
             self.sql("DROP TABLE IF EXISTS akshare_bars")
-            with self.simulator(TODAY) as urls:
-                proc = subprocess.run(
-                    [PY, "bench/akshare_baseline.py", urls["EASTMONEY_KLINE_URL"], self.database_url, codes_file],
-                    cwd=ROOT,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
+            proc = subprocess.run(
+                [PY, "bench/akshare_baseline.py", self.sim.kline_url, self.database_url, codes_file],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out = json.loads(proc.stdout.strip().splitlines()[-1])
             walls.append(out["seconds"])
         os.unlink(codes_file)
@@ -194,8 +159,10 @@ class Bench:
 
     # ---- 3: daily update -----------------------------------------------------------------
     def bench_daily_update(self) -> None:
-        with self.simulator(NEXT_DAY) as urls:
-            seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.env(**urls))
+        # The same simulator moves to the next trading day (a restarted one would generate
+        # another history, which the sync rightly treats as a provider revising everything).
+        self.sim.set_today(NEXT_DAY)
+        seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
         run = self.last_run()
         self.results["daily_update"] = {
             "wall_s": seconds,
@@ -265,6 +232,13 @@ class Bench:
             raise RuntimeError("wrk not found (apt-get install wrk)")
         port = free_port()
         self.sql("ANALYZE")
+        prod = {
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+        }
+        self.manage("collectstatic", "--no-input", "-v0", env=self.env(**prod))
         server = subprocess.Popen(
             [
                 str(Path(PY).parent / "gunicorn"),
@@ -272,14 +246,12 @@ class Bench:
                 "-b",
                 f"127.0.0.1:{port}",
                 "-w",
-                "4",
-                "--threads",
-                "2",
+                "4",  # sync workers, no threads: CPU-bound Python on 2 cores gains nothing from the GIL
                 "--log-level",
                 "warning",
             ],
             cwd=ROOT,
-            env=self.env(DEBUG="0", SECRET_KEY="bench-" + "x" * 50, ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="0"),
+            env=self.env(**prod),
         )
         symbol = self.sql("SELECT symbol FROM etfs_instrument WHERE is_etf ORDER BY symbol LIMIT 1")[0][0]
         queries = {
@@ -398,8 +370,21 @@ def main() -> int:
     args.wrk_seconds = 3 if args.quick else 10
     steps = args.only.split(",")
 
-    with postgres_cluster({"shared_buffers": "1GB", "work_mem": "32MB"}) as url:
-        bench = Bench(args, url)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "etfproject.settings")
+    import django
+
+    django.setup()
+    from etfs.simulator.formats import render_kline
+    from etfs.simulator.market import SimConfig
+    from etfs.simulator.server import run_simulator
+
+    config = SimConfig(
+        n_etfs=args.etfs, n_stocks=0, years=args.years, today=TODAY, seed=1, latency=LATENCY_S, rps_limit=RPS_LIMIT
+    )
+    with postgres_cluster({"shared_buffers": "1GB", "work_mem": "32MB"}) as url, run_simulator(config) as sim:
+        for inst in sim.market.instruments():  # generate and render the host's data before timing
+            render_kline(sim.market, {"secid": inst.symbol.secid, "fqt": "0"})
+        bench = Bench(args, url, sim)
         bench.manage("migrate", "--no-input")
         started = time.perf_counter()
         for step, fn in (

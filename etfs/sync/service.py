@@ -306,6 +306,7 @@ class _SyncJob:
             HistorySync(self.provider, writer, self.recorder, workers=self.workers, progress=self.progress).run(
                 plan.history, done_before=done, total=plan.total
             )
+            writer.refresh_statistics(self.run_row.bars_inserted)
 
     def outcome(self) -> tuple[str, str]:
         run = self.run_row

@@ -32,6 +32,8 @@ COPY_CHUNK = 1 << 20
 # The PGlite socket server drops the connection on large query messages (seen with 1,000
 # rows, ~100 kB): keep each multi-row INSERT small there.
 PGLITE_PAGE_ROWS = 200
+# A write this large (a backfill) leaves the planner's statistics stale: refresh them.
+LARGE_WRITE_ROWS = 100_000
 
 
 @dataclass
@@ -141,6 +143,21 @@ class BarWriter:
         except IntegrityError:
             return self.upsert(rows)
         return WriteCounts(inserted=len(rows))
+
+    def refresh_statistics(self, inserted: int) -> bool:
+        """After a large backfill, refresh the planner's statistics and the visibility map.
+
+        Autovacuum gets there eventually, but until it does PostgreSQL plans bar queries from
+        an empty table's statistics and counts bars from the heap instead of index-only
+        scans (admin lists measured 140-290 ms before, ~120 ms after). Returns whether it ran.
+        """
+        if connection.vendor != "postgresql" or inserted < LARGE_WRITE_ROWS or self._is_pglite():
+            return False
+        table = connection.ops.quote_name(DailyBar._meta.db_table)
+        with connection.cursor() as cursor:
+            # VACUUM cannot run inside a transaction block; ANALYZE alone can.
+            cursor.execute(f"ANALYZE {table}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {table}")
+        return True
 
     # --- PostgreSQL / TimescaleDB ---------------------------------------------------------
     def _is_pglite(self) -> bool:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from etfs.providers.base import BarRecord
+from etfs.sync import writer as writer_module
 from etfs.sync.writer import BarWriter, WriteCounts
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
 from prices.models import DailyBar, time_to_trading_date
@@ -88,3 +89,18 @@ def test_small_batches_split_the_write_and_add_up():
 
     assert counts == WriteCounts(inserted=4, unchanged=1)
     assert DailyBar.objects.count() == 5
+
+
+@pytest.mark.postgres
+def test_refresh_statistics_runs_only_after_a_large_write_on_postgres(monkeypatch, is_timescale):
+    writer = writer_module.BarWriter()
+    assert writer.refresh_statistics(10) is False
+    monkeypatch.setattr(writer_module, "LARGE_WRITE_ROWS", 5)
+    # Inside the test's transaction VACUUM is impossible; ANALYZE still refreshes statistics.
+    assert writer.refresh_statistics(10) is (not is_timescale)
+
+
+def test_refresh_statistics_is_a_no_op_on_sqlite(db_vendor):
+    if db_vendor != "sqlite":
+        pytest.skip("the postgres variant covers PostgreSQL")
+    assert BarWriter().refresh_statistics(10**9) is False
