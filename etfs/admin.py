@@ -292,16 +292,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "finished_at",
         "heartbeat_at",
         "duration_display",
-        "instruments_new",
-        "instruments_updated",
-        "instruments_deactivated",
-        "instruments_synced",
-        "bars_inserted",
-        "bars_updated",
-        "bars_unchanged",
-        "requests",
-        "retries",
-        "failures",
+        *SyncRun.COUNTERS,
         "errors_table",
     )
 

@@ -164,6 +164,20 @@ class SyncRun(models.Model):
         ADMIN = "admin", "Admin action"
         API = "api", "API request"
 
+    # The run's counters, in the order every report (summary, admin, API) shows them.
+    COUNTERS = (
+        "instruments_new",
+        "instruments_updated",
+        "instruments_deactivated",
+        "instruments_synced",
+        "bars_inserted",
+        "bars_updated",
+        "bars_unchanged",
+        "requests",
+        "retries",
+        "failures",
+    )
+
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)

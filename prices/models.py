@@ -54,7 +54,13 @@ class BarBase(models.Model):
     low = models.DecimalField(**PRICE)
     close = models.DecimalField(**PRICE)
     volume = models.BigIntegerField(help_text="Shares (East Money reports lots of 100; we store shares)")
-    amount = models.DecimalField(max_digits=20, decimal_places=2, help_text="Turnover in CNY")
+    amount = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Turnover in CNY; empty when the provider did not report it (never a made-up 0)",
+    )
 
     objects = BarQuerySet.as_manager()
 

@@ -48,7 +48,7 @@ class Bar:
     low: Decimal
     close: Decimal
     volume: int
-    amount: Decimal
+    amount: Decimal | None  # None when any day it sums has no reported amount
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -146,7 +146,9 @@ def iter_bars(
         cursor = page[batch_size].date
 
 
-def _quantize(value: Any, quantum: Decimal) -> Decimal:
+def _quantize(value: Any, quantum: Decimal) -> Decimal | None:
+    if value is None:
+        return None
     if not isinstance(value, Decimal):
         # SQLite hands back numbers as int/float; str() gives the shortest exact text.
         value = Decimal(str(value))
@@ -198,9 +200,12 @@ _SQLITE_BUCKET = {
     "1M": "strftime('%%Y-%%m', \"time\", '+12 hours')",
 }
 
+# A bucket's turnover is known only when every day's is: SUM would silently skip unknown days.
+_AMOUNT_SUM = "CASE WHEN count(amount) = count(*) THEN sum(amount) END"
+
 _POSTGRES_SQL = """
 SELECT (min("time") AT TIME ZONE 'Asia/Shanghai')::date AS day, {bucket} AS bucket, {segment} AS segment,
-       {first_open}, max(high), min(low), {last_close}, sum(volume), sum(amount)
+       {first_open}, max(high), min(low), {last_close}, sum(volume), {amount_sum}
 FROM {table}
 WHERE {where}
 GROUP BY 2, 3
@@ -211,7 +216,7 @@ LIMIT %s
 _SQLITE_SQL = """
 WITH g AS (
     SELECT {bucket} AS bucket, {segment} AS segment, min("time") AS first_time, max("time") AS last_time,
-           max(high) AS high, min(low) AS low, sum(volume) AS volume, sum(amount) AS amount
+           max(high) AS high, min(low) AS low, sum(volume) AS volume, {amount_sum} AS amount
     FROM {table}
     WHERE {where}
     GROUP BY 1, 2
@@ -264,7 +269,11 @@ def _aggregated_bars(
     row_limit = limit + len(ex_dates)
     if connection.vendor == "sqlite":
         sql = _SQLITE_SQL.format(
-            bucket=_SQLITE_BUCKET[interval], segment=segment, table=_TABLE, where=" AND ".join(where)
+            bucket=_SQLITE_BUCKET[interval],
+            segment=segment,
+            table=_TABLE,
+            where=" AND ".join(where),
+            amount_sum=_AMOUNT_SUM,
         )
         params = [*segment_params, *where_params, row_limit, instrument.pk, instrument.pk]
     else:
@@ -281,6 +290,7 @@ def _aggregated_bars(
             last_close=last_close,
             table=_TABLE,
             where=" AND ".join(where),
+            amount_sum=_AMOUNT_SUM,
         )
         params = [*segment_params, *where_params, row_limit]
     with connection.cursor() as cursor:
@@ -307,7 +317,7 @@ def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> l
                 min(first.low, bar.low),
                 bar.close,
                 first.volume + bar.volume,
-                first.amount + bar.amount,
+                None if first.amount is None or bar.amount is None else first.amount + bar.amount,
             )
             bars[-1] = bar
         else:

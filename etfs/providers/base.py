@@ -50,7 +50,7 @@ class BarRecord:
     low: Decimal
     close: Decimal
     volume: int
-    amount: Decimal
+    amount: Decimal | None  # None when the provider did not report it (Tencent's short rows)
     prev_close: Decimal | None = None
     # The provider's derived columns (East Money kline positions 7, 8 and 10), kept for
     # reference; they follow from the fields above, so they take no part in equality.

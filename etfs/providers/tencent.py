@@ -97,9 +97,8 @@ def _parse_row(row: Any, decimals: int, in_shares: bool) -> BarRecord | None:
     open_, close, high, low, volume = values
     amount = _number(row[8]) if len(row) >= 9 and not isinstance(row[8], dict) else None
     if amount is None:
-        # The short row form has no amount; 0 is what the database can hold for "unknown".
-        logger.warning("Tencent row for %s has no amount; storing 0", day)
-        amount = Decimal(0)
+        # The short row form has no amount: store it as unknown, never as a made-up 0.
+        logger.warning("Tencent row for %s has no amount; storing it empty", day)
     else:
         amount = (amount * 10000).quantize(Decimal("0.01"))
     return BarRecord(

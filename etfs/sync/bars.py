@@ -202,7 +202,7 @@ def series_actions(bars: list[BarRecord], decimals: int) -> list[Action]:
 def check_bars(bars: list[BarRecord]) -> None:
     """Refuse a series the database constraints would refuse, naming the first bad day."""
     for bar in bars:
-        if bar.low <= 0 or bar.high < bar.low or bar.volume < 0 or bar.amount < 0:
+        if bar.low <= 0 or bar.high < bar.low or bar.volume < 0 or (bar.amount is not None and bar.amount < 0):
             raise BadPayload(
                 f"implausible bar on {bar.day}: open={bar.open} high={bar.high} low={bar.low} "
                 f"close={bar.close} volume={bar.volume} amount={bar.amount}"

@@ -20,18 +20,7 @@ from etfs.models import SyncRun
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0
-COUNTERS = (
-    "instruments_new",
-    "instruments_updated",
-    "instruments_deactivated",
-    "instruments_synced",
-    "bars_inserted",
-    "bars_updated",
-    "bars_unchanged",
-    "requests",
-    "retries",
-    "failures",
-)
+COUNTERS = SyncRun.COUNTERS
 
 
 def _lock_kind(kind: str) -> None:

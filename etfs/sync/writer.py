@@ -23,6 +23,7 @@ from etfs.providers.base import BarRecord
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
 PRICE_QUANTUM = Decimal("0.001")
+COPY_NULL = "\\N"  # NULL in COPY's text format (an amount the provider did not report)
 AMOUNT_QUANTUM = Decimal("0.01")
 VALUE_FIELDS = ("open", "high", "low", "close", "volume", "amount")
 STAGE_TABLE = "etfsync_dailybar_stage"
@@ -66,7 +67,7 @@ def _values(bar: BarRecord) -> tuple:
         bar.low.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
         bar.close.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP),
         int(bar.volume),
-        bar.amount.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_UP),
+        None if bar.amount is None else bar.amount.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_UP),
     )
 
 
@@ -93,7 +94,8 @@ def copy_text(rows: Iterable[Row]) -> str:
     Values go as the provider reported them: PostgreSQL rounds them to the column scale.
     """
     return "".join(
-        f"{iid}\t{time_text(b.day)}\t{b.open}\t{b.high}\t{b.low}\t{b.close}\t{int(b.volume)}\t{b.amount}\n"
+        f"{iid}\t{time_text(b.day)}\t{b.open}\t{b.high}\t{b.low}\t{b.close}\t{int(b.volume)}\t"
+        f"{COPY_NULL if b.amount is None else b.amount}\n"
         for iid, b in rows
     )
 

@@ -64,13 +64,13 @@ def test_error_code_is_bad_payload():
         parse_tencent_bars('{"code":-1,"msg":"param error","data":[]}', STAR50, Adjust.NONE)
 
 
-def test_short_row_without_amount_is_kept_with_zero_amount_and_a_warning(caplog):
+def test_short_row_without_amount_is_kept_with_unknown_amount_and_a_warning(caplog):
     body = '{"code":0,"data":{"sh588000":{"day":[["2020-11-16","1.556","1.465","1.620","1.451","14453638.000"]]}}}'
 
     with caplog.at_level(logging.WARNING, logger="etfs.providers.tencent"):
         bars = parse_tencent_bars(body, STAR50, Adjust.NONE)
 
-    assert (bars[0].volume, bars[0].amount) == (1445363800, D(0))
+    assert (bars[0].volume, bars[0].amount) == (1445363800, None)
     assert "no amount" in caplog.text
 
 

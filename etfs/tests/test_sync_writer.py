@@ -104,3 +104,23 @@ def test_refresh_statistics_is_a_no_op_on_sqlite(db_vendor):
     if db_vendor != "sqlite":
         pytest.skip("the postgres variant covers PostgreSQL")
     assert BarWriter().refresh_statistics(10**9) is False
+
+
+def test_unknown_amount_is_stored_empty_and_later_filled_in():
+    instrument = InstrumentFactory()
+    day = dt.date(2024, 1, 2)
+    unknown = BarRecord(day, Decimal("3.5"), Decimal("3.52"), Decimal("3.47"), Decimal("3.48"), 1000, None)
+
+    assert BarWriter().upsert([(instrument.pk, unknown)]) == WriteCounts(inserted=1)
+    assert DailyBar.objects.get().amount is None
+    assert BarWriter().upsert([(instrument.pk, unknown)]) == WriteCounts(unchanged=1)
+    assert BarWriter().upsert([(instrument.pk, bar(day, close="3.480", volume=1000))]) == WriteCounts(updated=1)
+    assert DailyBar.objects.get().amount == Decimal("430123456.00")
+
+
+def test_unknown_amount_goes_through_the_backfill_copy_path():
+    instrument = InstrumentFactory()
+    unknown = BarRecord(dt.date(2024, 1, 2), Decimal("3.5"), Decimal("3.52"), Decimal("3.47"), Decimal("3.48"), 1, None)
+
+    assert BarWriter().insert_new([(instrument.pk, unknown)]) == WriteCounts(inserted=1)
+    assert DailyBar.objects.get().amount is None

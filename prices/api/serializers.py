@@ -33,7 +33,11 @@ class BarSerializer(serializers.Serializer):
     close = _price_field()
     volume = serializers.IntegerField(help_text="Shares")
     amount = serializers.DecimalField(
-        max_digits=20, decimal_places=2, coerce_to_string=False, help_text="Turnover in CNY"
+        max_digits=20,
+        decimal_places=2,
+        coerce_to_string=False,
+        allow_null=True,
+        help_text="Turnover in CNY; null when the provider did not report it",
     )
 
 

@@ -314,3 +314,14 @@ def test_weekly_buckets_hold_under_the_daylight_saving_time_of_1991(client):
         bar("1991-07-01", "3.000", "3.200", "2.900", "3.150", 300, "935.00"),
         bar("1991-07-08", "3.150", "3.160", "3.100", "3.120", 300, "936.00"),
     ]
+
+
+def test_unknown_amount_is_null_and_makes_its_week_unknown(client):
+    instrument = make_instrument_with_bars()
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 11), amount=None)
+
+    daily = get_results(client, URL.format("510300.SH"), start="2024-01-10", end="2024-01-11")
+    weekly = get_results(client, URL.format("510300.SH"), interval="1w", start="2024-01-01", end="2024-01-11")
+
+    assert [b["amount"] for b in daily] == [9025.0, None]
+    assert [b["amount"] for b in weekly] == [26085.0, None]
