@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,21 @@ LATENCY_S = 0.030  # the simulated host's answer time
 RPS_LIMIT = 50  # the simulated host answers 429 above this
 
 
+def run_measured(cmd: list[str], env: dict[str, str], check: bool = True) -> tuple[float, str, float]:
+    """Run ``cmd``; return (seconds, output, its own peak RSS in MB, from ``wait4``)."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:3])} failed ({proc.returncode}):\n{output[-3000:]}")
+    return seconds, output, usage.ru_maxrss / 1024
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, database_url: str, sim) -> None:
         self.args = args
@@ -50,14 +64,8 @@ class Bench:
         return env
 
     def manage(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> tuple[float, str, float]:
-        """Run a manage.py command; return (seconds, stdout, peak RSS MB of children so far)."""
-        started = time.perf_counter()
-        proc = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env or self.env(), capture_output=True, text=True)
-        seconds = time.perf_counter() - started
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        return seconds, proc.stdout + proc.stderr, peak
+        """Run a manage.py command; return (seconds, output, peak RSS in MB of that process)."""
+        return run_measured([PY, "manage.py", *args], env or self.env(), check=check)
 
     def sql(self, query: str) -> list[tuple]:
         import psycopg2
@@ -127,14 +135,11 @@ class Bench:
         walls, out = [], {}
         for _ in range(self.args.baseline_repeat):
             self.sql("DROP TABLE IF EXISTS akshare_bars")
-            proc = subprocess.run(
-                [PY, "bench/akshare_baseline.py", self.sim.kline_url, self.database_url, codes_file],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
+            _seconds, output, peak = run_measured(
+                [PY, "bench/akshare_baseline.py", self.sim.kline_url, self.database_url, codes_file], self.env()
             )
-            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            out = json.loads(output.strip().splitlines()[-1])
+            out["peak_mb"] = peak
             walls.append(out["seconds"])
         os.unlink(codes_file)
         wall = statistics.median(walls)
@@ -247,6 +252,7 @@ class Bench:
                 f"127.0.0.1:{port}",
                 "-w",
                 "4",  # sync workers, no threads: CPU-bound Python on 2 cores gains nothing from the GIL
+                "--preload",  # load Django once, before forking, not on each worker's first request
                 "--log-level",
                 "warning",
             ],
@@ -262,6 +268,11 @@ class Bench:
         }
         try:
             wait_for_port(port, 60, server)
+            import requests
+
+            for path in queries.values():  # warm every worker and PostgreSQL's cache; not measured
+                for _ in range(8):
+                    requests.get(f"http://127.0.0.1:{port}{path}", timeout=60).raise_for_status()
             table = {}
             for name, path in queries.items():
                 for conc in (1, 8):

@@ -335,7 +335,10 @@ def latest_bars(instruments: QuerySet[Instrument]) -> list[tuple[Instrument, Bar
     """
     last_time = DailyBar.objects.filter(instrument_id=OuterRef("pk")).order_by("-time").values("time")[:1]
     # Instruments without bars are dropped here, not in SQL, so the subquery runs once per row.
-    picked = [i for i in instruments.annotate(last_bar_time=Subquery(last_time)) if i.last_bar_time is not None]
+    # Only what the screen shows: loading every instrument's raw provider fields (JSON) cost
+    # more than the bars themselves on a 1,000-ETF screen.
+    screen = instruments.only("pk", "symbol", "code", "name", "price_decimals")
+    picked = [i for i in screen.annotate(last_bar_time=Subquery(last_time)) if i.last_bar_time is not None]
     if not picked:
         return []
     wanted = {(i.pk, i.last_bar_time) for i in picked}
