@@ -16,6 +16,12 @@ def _tasks_run_inline(settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
 
 
+@pytest.fixture(autouse=True)
+def _no_screen_cache(settings):
+    """Tests write bars directly (no sync heartbeat): never serve them a cached screen."""
+    settings.CACHES = {**settings.CACHES, "screens": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+
 @pytest.fixture
 def db_vendor() -> str:
     """``sqlite`` or ``postgresql`` (TimescaleDB reports ``postgresql`` too)."""

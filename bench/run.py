@@ -34,19 +34,33 @@ LATENCY_S = 0.030  # the simulated host's answer time
 RPS_LIMIT = 50  # the simulated host answers 429 above this
 
 
+# Runs the measured command from a small process: a child forked straight from this one
+# (which holds the simulator's data) would inherit its peak RSS, which Linux keeps across exec.
+TRAMPOLINE = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, s, u = os.wait4(p.pid, 0); "
+    "open(os.environ['BENCH_RSS_FILE'], 'w').write(str(u.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(s))"
+)
+
+
 def run_measured(cmd: list[str], env: dict[str, str], check: bool = True) -> tuple[float, str, float]:
-    """Run ``cmd``; return (seconds, output, its own peak RSS in MB, from ``wait4``)."""
-    with tempfile.TemporaryFile("w+") as out:
+    """Run ``cmd``; return (seconds, output, its own peak RSS in MB)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.NamedTemporaryFile("r") as rss:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(
+            [PY, "-c", TRAMPOLINE, *cmd],
+            cwd=ROOT,
+            env={**env, "BENCH_RSS_FILE": rss.name},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         output = out.read()
+        peak_kb = int(rss.read() or 0)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[1:3])} failed ({proc.returncode}):\n{output[-3000:]}")
-    return seconds, output, usage.ru_maxrss / 1024
+    return seconds, output, peak_kb / 1024
 
 
 class Bench:

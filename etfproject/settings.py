@@ -184,6 +184,19 @@ SYNC = {
     "STALE_RUN_SECONDS": env_int("SYNC_STALE_RUN_SECONDS", 900),
 }
 
+# --- Caches ---------------------------------------------------------------------------------------
+# Per-process memory caches: "screens" holds market screens (latest bars) keyed by a data
+# version, so a stale entry is never served after a sync writes; the timeout bounds anything else.
+SCREEN_CACHE_SECONDS = env_int("SCREEN_CACHE_SECONDS", 60)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "etfsync-default"},
+    "screens": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "etfsync-screens",
+        "TIMEOUT": SCREEN_CACHE_SECONDS,
+    },
+}
+
 # --- REST API -------------------------------------------------------------------------------------
 API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", False)
 REST_FRAMEWORK = {

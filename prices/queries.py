@@ -20,13 +20,13 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 
-from etfs.models import Instrument
+from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
 
@@ -327,34 +327,63 @@ def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> l
 
 
 # --- Latest bars ------------------------------------------------------------------------------
-def latest_bars(instruments: QuerySet[Instrument]) -> list[tuple[Instrument, Bar]]:
+def screen_data_version() -> str:
+    """What a market screen's content depends on, read in one cheap query.
+
+    The latest sync heartbeat moves whenever a sync writes bars (every few seconds, and at
+    the end of a run); instruments' ``updated_at`` and count move with every curator edit.
+    """
+    instruments = connection.ops.quote_name(Instrument._meta.db_table)
+    runs = connection.ops.quote_name(SyncRun._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT max(updated_at) FROM {instruments}), (SELECT count(*) FROM {instruments}), "
+            f"(SELECT max(heartbeat_at) FROM {runs})"
+        )
+        return ":".join(str(value) for value in cursor.fetchone())
+
+
+class ScreenInstrument(NamedTuple):
+    """The few instrument fields a market screen shows (no model instances: 1,000s of rows)."""
+
+    pk: int
+    symbol: str
+    name: str
+    price_decimals: int
+    last_bar_time: dt.datetime | None
+
+
+def latest_bars(instruments: QuerySet[Instrument]) -> list[tuple[ScreenInstrument, Bar]]:
     """The latest bar of every instrument in ``instruments`` (those with bars), in two queries.
 
     First each instrument's last bar time (one index probe per instrument, backwards), then
-    the bars at those times; instruments sharing a latest date share one ``IN`` value.
+    the bars at those times; instruments sharing a latest date share one ``IN`` value. Rows
+    come back as tuples, not model instances: building 1,000 ``Instrument`` objects (with
+    their raw provider JSON) cost more than the bars themselves.
     """
     last_time = DailyBar.objects.filter(instrument_id=OuterRef("pk")).order_by("-time").values("time")[:1]
+    rows = instruments.annotate(last_bar_time=Subquery(last_time)).values_list(
+        "pk", "symbol", "name", "price_decimals", "last_bar_time"
+    )
     # Instruments without bars are dropped here, not in SQL, so the subquery runs once per row.
-    # Only what the screen shows: loading every instrument's raw provider fields (JSON) cost
-    # more than the bars themselves on a 1,000-ETF screen.
-    screen = instruments.only("pk", "symbol", "code", "name", "price_decimals")
-    picked = [i for i in screen.annotate(last_bar_time=Subquery(last_time)) if i.last_bar_time is not None]
+    picked = [ScreenInstrument(*row) for row in rows if row[4] is not None]
     if not picked:
         return []
     wanted = {(i.pk, i.last_bar_time) for i in picked}
-    rows = DailyBar.objects.filter(
+    bar_rows = DailyBar.objects.filter(
         instrument_id__in=[i.pk for i in picked], time__in={i.last_bar_time for i in picked}
     ).values_list("instrument_id", "time", "open", "high", "low", "close", "volume", "amount")
     by_instrument = {}
-    for instrument_id, time, open_, high, low, close, volume, amount in rows:
+    for instrument_id, time, open_, high, low, close, volume, amount in bar_rows:
         if (instrument_id, time) in wanted:
             by_instrument[instrument_id] = (time, open_, high, low, close, volume, amount)
+    quanta = {d: Decimal(1).scaleb(-d) for d in {i.price_decimals for i in picked}}
     result = []
     for instrument in picked:
         if instrument.pk not in by_instrument:  # its latest bar was deleted between the two queries
             continue
         time, open_, high, low, close, volume, amount = by_instrument[instrument.pk]
-        quantum = Decimal(1).scaleb(-instrument.price_decimals)
+        quantum = quanta[instrument.price_decimals]
         bar = Bar(
             time_to_trading_date(time),
             _quantize(open_, quantum),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.core.cache import caches
 from django.http import Http404, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +25,7 @@ from etfs.models import Instrument
 from prices.api.pagination import BarCursorPagination
 from prices.api.renderers import CSVRenderer
 from prices.api.serializers import FORMATS, BarPageSerializer, BarQuerySerializer, LatestBarSerializer
-from prices.queries import adjuster_for, fetch_bars, iter_bars, latest_bars
+from prices.queries import adjuster_for, fetch_bars, iter_bars, latest_bars, screen_data_version
 
 BAR_FIELDS = ["date", "open", "high", "low", "close", "volume", "amount"]
 LATEST_FIELDS = ["symbol", "name", *BAR_FIELDS]
@@ -126,8 +128,17 @@ class LatestBarsView(JSONOrCSVMixin, ListAPIView):
         responses={(200, "application/json"): LatestBarSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR}
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        rows = [
-            {"symbol": instrument.symbol, "name": instrument.name, **bar.as_dict()}
-            for instrument, bar in latest_bars(self.filter_queryset(self.get_queryset()))
-        ]
+        # A screen of 1,000+ instruments costs tens of ms to build and changes only when a sync
+        # writes (heartbeats every few seconds) or a curator edits an instrument: cache it per
+        # query under that data version, for at most SCREEN_CACHE_SECONDS.
+        cache = caches["screens"]
+        version = f"{screen_data_version()}|{request.get_full_path()}"
+        key = "latest-bars:" + hashlib.sha256(version.encode()).hexdigest()
+        rows = cache.get(key)
+        if rows is None:
+            rows = [
+                {"symbol": instrument.symbol, "name": instrument.name, **bar.as_dict()}
+                for instrument, bar in latest_bars(self.filter_queryset(self.get_queryset()))
+            ]
+            cache.set(key, rows)
         return Response(rows)

@@ -8,8 +8,11 @@ import io
 from decimal import Decimal as D
 
 import pytest
+from django.core.cache import caches
+from django.utils import timezone
 
-from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory
+from etfs.models import Instrument
+from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory, SyncRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -69,13 +72,41 @@ def test_latest_bars_take_the_instrument_filters(client):
     assert [r["symbol"] for r in client.get(URL, {"is_etf": "true", "exchange": "SH"}).json()] == ["510300.SH"]
 
 
-def test_latest_bars_take_two_queries_whatever_the_number_of_instruments(client, django_assert_num_queries):
+def test_latest_bars_take_three_queries_whatever_the_number_of_instruments(client, django_assert_num_queries):
     make_screen()
     for n in range(5):
         DailyBarFactory(instrument=InstrumentFactory(code=f"51200{n}"), day=dt.date(2024, 1, 5))
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):  # the data version, the last bar times, the bars
         body = client.get(URL).json()
     assert len(body) == 8
+
+
+@pytest.fixture
+def screen_cache(settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "screens": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-screens"},
+    }
+    yield
+    caches["screens"].clear()
+
+
+def test_a_repeated_screen_is_served_from_the_cache_in_one_query(client, screen_cache, django_assert_num_queries):
+    make_screen()
+    first = client.get(URL).json()
+    with django_assert_num_queries(1):  # the data version only
+        assert client.get(URL).json() == first
+
+
+def test_a_sync_heartbeat_invalidates_the_cached_screen(client, screen_cache):
+    make_screen()
+    before = client.get(URL).json()
+    instrument = Instrument.objects.get(symbol="510300.SH")
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 8), close=D("9.000"), high=D("9.100"))
+    SyncRunFactory(heartbeat_at=timezone.now() + dt.timedelta(seconds=1))
+    after = {r["symbol"]: r for r in client.get(URL).json()}
+    assert before != list(after.values())
+    assert (after["510300.SH"]["date"], after["510300.SH"]["close"]) == ("2024-01-08", 9.0)
 
 
 def test_latest_bars_as_csv(client):
