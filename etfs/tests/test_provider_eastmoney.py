@@ -119,6 +119,21 @@ def test_kline_row_without_prices_is_skipped_and_logged(caplog):
     assert "skipped a kline row" in caplog.text and "2018-01-03,-,-" in caplog.text
 
 
+def test_kline_row_without_amount_keeps_the_bar_with_unknown_amount():
+    body = with_klines(kline_000157(), ["2018-01-16,4.49,4.50,4.52,4.47,300000,-,1.1,0.22,0.01,0.5"])
+
+    bar = parse_kline(body, ZOOMLION, Adjust.NONE).bars[1]
+
+    assert (bar.day, bar.close, bar.volume, bar.amount) == (dt.date(2018, 1, 16), D("4.50"), 30000000, None)
+
+
+def test_kline_row_with_a_non_number_is_bad_payload():
+    body = with_klines(kline_000157(), ["2018-01-16,4.49,abc,4.52,4.47,300000,1.00,1.1,0.22,0.01,0.5"])
+
+    with pytest.raises(BadPayload, match="not a number"):
+        parse_kline(body, ZOOMLION, Adjust.NONE)
+
+
 def test_kline_row_without_change_has_unknown_prev_close():
     body = with_klines(kline_000157(), ["2018-01-16,4.49,4.50,4.52,4.47,300000,135000000.00,-,-,-,-"])
 
