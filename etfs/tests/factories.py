@@ -55,3 +55,28 @@ class SyncRunFactory(factory.django.DjangoModelFactory):
         model = SyncRun
 
     kind = SyncRun.Kind.ETFS
+
+
+def make_bars(
+    instrument: Instrument,
+    days: list[dt.date],
+    closes: list[Decimal] | None = None,
+    *,
+    close: Decimal = Decimal("3.500"),
+    volume: int = 1000,
+) -> list[DailyBar]:
+    """Flat bars (open = high = low = close) in one insert: ``closes`` per day, else ``close``."""
+    closes = closes if closes is not None else [close] * len(days)
+    return DailyBar.objects.bulk_create(
+        DailyBar(
+            instrument=instrument,
+            time=trading_date_to_time(day),
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            volume=volume,
+            amount=price * volume,
+        )
+        for day, price in zip(days, closes, strict=True)
+    )

@@ -11,29 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from etfs.calendar import trading_days
-from etfs.tests.factories import InstrumentFactory
+from etfs.tests.factories import InstrumentFactory, make_bars
 from prices.admin import CappedCountPaginator
-from prices.models import CorporateAction, DailyBar, trading_date_to_time
+from prices.models import CorporateAction, DailyBar
 
 CHANGELIST = reverse("admin:prices_dailybar_changelist")
 
 pytestmark = pytest.mark.django_db
-
-
-def make_bars(instrument, days, close=Decimal("3.500")):
-    DailyBar.objects.bulk_create(
-        DailyBar(
-            instrument=instrument,
-            time=trading_date_to_time(day),
-            open=close,
-            high=close,
-            low=close,
-            close=close,
-            volume=1000,
-            amount=close * 1000,
-        )
-        for day in days
-    )
 
 
 def listed(response) -> list[tuple[str, dt.date]]:

@@ -13,28 +13,12 @@ from django.urls import reverse
 
 from etfs.calendar import trading_days
 from etfs.models import AssetType, Instrument, SyncRun
-from etfs.tests.factories import InstrumentFactory, StockFactory, SyncRunFactory
-from prices.models import CorporateAction, DailyBar, trading_date_to_time
+from etfs.tests.factories import InstrumentFactory, StockFactory, SyncRunFactory, make_bars
+from prices.models import CorporateAction
 
 CHANGELIST = reverse("admin:etfs_instrument_changelist")
 
 pytestmark = pytest.mark.django_db
-
-
-def make_bars(instrument, days, close=Decimal("3.500")):
-    DailyBar.objects.bulk_create(
-        DailyBar(
-            instrument=instrument,
-            time=trading_date_to_time(day),
-            open=close,
-            high=close,
-            low=close,
-            close=close,
-            volume=1000,
-            amount=close * 1000,
-        )
-        for day in days
-    )
 
 
 def change_url(instrument) -> str:

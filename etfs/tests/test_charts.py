@@ -18,24 +18,8 @@ from etfs.charts import (
     normalise_range,
     render_price_chart,
 )
-from etfs.tests.factories import InstrumentFactory
-from prices.models import CorporateAction, DailyBar, trading_date_to_time
-
-
-def make_bars(instrument, days, closes, volume=1_000_000):
-    DailyBar.objects.bulk_create(
-        DailyBar(
-            instrument=instrument,
-            time=trading_date_to_time(day),
-            open=close,
-            high=close,
-            low=close,
-            close=close,
-            volume=volume,
-            amount=close * volume,
-        )
-        for day, close in zip(days, closes, strict=True)
-    )
+from etfs.tests.factories import InstrumentFactory, make_bars
+from prices.models import CorporateAction
 
 
 def polyline_points(svg: str) -> list[tuple[float, float]]:
