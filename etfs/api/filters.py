@@ -6,8 +6,9 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import SearchFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 
 from etfs.models import Instrument, SyncRun
@@ -58,3 +59,17 @@ class StrictSearchFilter(SearchFilter):
         if "\x00" in request.query_params.get(self.search_param, ""):
             raise ValidationError({self.search_param: ["Null characters are not allowed."]})
         return super().get_search_terms(request)
+
+
+class InstrumentFilteringMixin:
+    """Filters, search and ordering shared by every view that lists instruments.
+
+    The instrument list, the ETF list and the latest-bar screen take the same query
+    parameters, so a notebook can move a filter from one endpoint to another unchanged.
+    """
+
+    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
+    filterset_class = InstrumentFilter
+    search_fields = ["code", "symbol", "name"]
+    ordering_fields = ["symbol", "code", "name", "exchange", "list_date"]
+    ordering = ["symbol"]

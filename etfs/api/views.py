@@ -10,14 +10,13 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from etfs.api.filters import InstrumentFilter, StrictSearchFilter, SyncRunFilter
+from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.api.health import health_report
 from etfs.api.pagination import ListPagination
 from etfs.api.permissions import ReadPublicWriteStaff
@@ -59,18 +58,13 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
 
 
-class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
+class InstrumentViewSet(InstrumentFilteringMixin, viewsets.ReadOnlyModelViewSet):
     """Instruments with filters, search over code/symbol/name and ordering; detail by any symbol form."""
 
     queryset = Instrument.objects.all()
     serializer_class = InstrumentSerializer
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = ListPagination
-    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
-    filterset_class = InstrumentFilter
-    search_fields = ["code", "symbol", "name"]
-    ordering_fields = ["symbol", "code", "name", "exchange", "list_date"]
-    ordering = ["symbol"]
     lookup_field = "symbol"
     lookup_value_regex = "[^/]+"
 
@@ -92,18 +86,13 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
         return super().retrieve(request, *args, **kwargs)
 
 
-class EtfViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class EtfViewSet(InstrumentFilteringMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The instrument list restricted to ETFs (same filters, search and ordering)."""
 
     queryset = Instrument.objects.etfs()
     serializer_class = InstrumentSerializer
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = ListPagination
-    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
-    filterset_class = InstrumentFilter
-    search_fields = InstrumentViewSet.search_fields
-    ordering_fields = InstrumentViewSet.ordering_fields
-    ordering = ["symbol"]
 
 
 class SyncRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -7,18 +7,16 @@ from typing import Any
 
 from django.core.cache import caches
 from django.http import Http404, StreamingHttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.generics import ListAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from etfs.api.filters import InstrumentFilter, StrictSearchFilter
+from etfs.api.filters import InstrumentFilteringMixin
 from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.models import Instrument
@@ -104,22 +102,17 @@ class InstrumentBarsView(JSONOrCSVMixin, APIView):
         return paginator.get_paginated_response([bar.as_dict() for bar in page])
 
 
-class LatestBarsView(JSONOrCSVMixin, ListAPIView):
+class LatestBarsView(InstrumentFilteringMixin, JSONOrCSVMixin, ListAPIView):
     """The latest bar of every instrument matching the instrument filters: a market screen in one call.
 
     Raw (unadjusted) prices: qfq leaves the latest bar unchanged anyway. Instruments without
-    bars are left out. Two queries whatever the number of instruments.
+    bars are left out. Three queries whatever the number of instruments (one when cached).
     """
 
     queryset = Instrument.objects.all()
     serializer_class = LatestBarSerializer
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = None
-    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
-    filterset_class = InstrumentFilter
-    search_fields = ["code", "symbol", "name"]
-    ordering_fields = ["symbol", "code", "name", "exchange", "list_date"]
-    ordering = ["symbol"]
 
     def get_renderer_context(self) -> dict[str, Any]:
         return {**super().get_renderer_context(), "csv_header": LATEST_FIELDS}
