@@ -81,7 +81,20 @@ class DailyBar(BarBase):
     CHUNK_INTERVAL = "365 days"
 
     time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
-    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.PROTECT, related_name="daily_bars")
+    # No index of its own: the unique (instrument, time) index starts with it and serves every
+    # lookup by instrument; a second one cost each backfilled row another index insert.
+    # No database foreign key either: PostgreSQL checks one row by one query, ~4 µs a row,
+    # 40 % of a backfill's write time (measured). Its two guarantees stay, set-based: the
+    # writer locks each instrument of a batch once (``FOR KEY SHARE``, the lock the foreign
+    # key takes per row) and refuses bars of a missing one; deleting an instrument that has
+    # bars is refused by Django (PROTECT) and, on PostgreSQL, by a trigger (migration 0003).
+    instrument = models.ForeignKey(
+        "etfs.Instrument",
+        on_delete=models.PROTECT,
+        related_name="daily_bars",
+        db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         ordering = ["instrument", "time"]

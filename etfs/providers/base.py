@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -72,6 +72,35 @@ class BarSeries:
 
 
 @dataclass(frozen=True)
+class PlainBars:
+    """Unadjusted daily bars kept as the host's own decimal text: the bulk-loading lane.
+
+    A backfill moves millions of rows from the wire into ``COPY``; making a ``BarRecord`` of
+    ``Decimal`` fields out of each cost ~8 µs a row, most of the sync's CPU. A provider
+    returns this only when every row is *plain* — digits in the precision the columns keep,
+    nothing missing, dates valid, prices plausible — so the text is the exact value and the
+    database stores what ``BarRecord`` would have held. ``rows`` are ``(ISO day, open, high,
+    low, close, volume in shares, amount)``, oldest first; ``ex_pairs`` are the exact records
+    of each ``(previous bar, bar)`` whose reference previous close differs from the previous
+    close (the ex-day candidates); ``records`` parses the whole series exactly, for the rare
+    caller that needs it (a series whose ex-days need the provider's qfq series).
+    """
+
+    symbol: Symbol
+    decimals: int
+    rows: list[tuple[str, str, str, str, str, str, str]]
+    ex_pairs: list[tuple[BarRecord, BarRecord]]
+    records: Callable[[], list[BarRecord]] = field(repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def first_day(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.rows[0][0]) if self.rows else None
+
+
+@dataclass(frozen=True)
 class ListingRecord:
     """One row of an instrument list, with the latest-day quote when there was a trade.
 
@@ -129,6 +158,16 @@ class MarketDataProvider(ABC):
 
         Raises ``UnknownInstrument`` when the host does not know the symbol.
         """
+
+    def fetch_plain_daily_bars(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None
+    ) -> PlainBars | BarSeries:
+        """Unadjusted daily bars for bulk loading, in one request like ``fetch_daily_bars``.
+
+        Providers that can prove a series plain return ``PlainBars`` (see there); any other
+        answer, and every provider without that lane, is the usual exact ``BarSeries``.
+        """
+        return self.fetch_daily_bars(symbol, start, end)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

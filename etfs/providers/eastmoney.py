@@ -9,8 +9,10 @@ carry the ``decimal`` places the host reports; ``data: null`` means "no such ins
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +26,7 @@ from etfs.providers.base import (
     InstrumentKind,
     ListingRecord,
     MarketDataProvider,
+    PlainBars,
     RequestStats,
 )
 from etfs.providers.errors import BadPayload, UnknownInstrument
@@ -161,8 +164,8 @@ def _list_day(raw: Any, updated_at: dt.datetime | None) -> dt.date | None:
     return None
 
 
-def parse_kline(text: str, symbol: Symbol, adjust: Adjust) -> BarSeries:
-    """A ``kline/get`` response as a ``BarSeries``; ``UnknownInstrument`` for ``data: null``."""
+def _kline_payload(text: str, symbol: Symbol) -> tuple[dict[str, Any], int, list[Any]]:
+    """The checked ``data`` object of a ``kline/get`` answer, its price decimals and rows."""
     data = _decode(text)["data"]
     if data is None:
         raise UnknownInstrument(f"East Money has no instrument with secid {symbol.secid} (data: null)")
@@ -175,6 +178,20 @@ def parse_kline(text: str, symbol: Symbol, adjust: Adjust) -> BarSeries:
     klines = data.get("klines") or []
     if not isinstance(klines, list):
         raise BadPayload("'data.klines' is not a list")
+    return data, decimals, klines
+
+
+def _within(series: BarSeries, start: dt.date | None, end: dt.date | None) -> BarSeries:
+    """The series cut to ``start``..``end`` (the host may answer a few days more)."""
+    bars = [b for b in series.bars if (start is None or b.day >= start) and (end is None or b.day <= end)]
+    if len(bars) == len(series.bars):
+        return series
+    return BarSeries(series.symbol, series.adjust, bars, series.decimals, series.name, series.provider)
+
+
+def parse_kline(text: str, symbol: Symbol, adjust: Adjust) -> BarSeries:
+    """A ``kline/get`` response as a ``BarSeries``; ``UnknownInstrument`` for ``data: null``."""
+    data, decimals, klines = _kline_payload(text, symbol)
     bars = []
     quantum = Decimal(1).scaleb(-decimals)
     for line in klines:
@@ -252,6 +269,89 @@ def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) ->
     )
 
 
+# Stored scale of the price columns: a host reporting more places takes the exact path.
+PLAIN_MAX_DECIMALS = 3
+_PLAIN_SIGNED = r"-?\d+(?:\.\d+)?"
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_kline_row(decimals: int) -> re.Pattern[str]:
+    """A kline row whose text is exactly what the columns store: ASCII digits, prices with
+    at most ``decimals`` places (nothing to round), whole lots, every derived field present."""
+    places = rf"(?:\.\d{{1,{decimals}}})?" if decimals > 0 else ""
+    price = rf"\d{{1,11}}{places}"
+    signed = _PLAIN_SIGNED
+    return re.compile(
+        rf"\d{{4}}-\d\d-\d\d,{price},{price},{price},{price},\d{{1,16}},\d+(?:\.\d+)?,"
+        rf"{signed},{signed},{signed},{signed}",
+        re.ASCII,
+    )
+
+
+def parse_kline_plain(
+    text: str, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None
+) -> PlainBars | BarSeries:
+    """An unadjusted ``kline/get`` answer for bulk loading: ``PlainBars`` when every row in
+    ``start``..``end`` is plain, else exactly what ``parse_kline`` (cut to the range) gives.
+
+    Floats only *screen* here: a row is a price-plausibility failure or an ex-day candidate
+    by float arithmetic, and every such row is then decided exactly — a failure by the exact
+    path, a candidate by parsing it and its predecessor into ``BarRecord``.
+    """
+    _, decimals, klines = _kline_payload(text, symbol)
+    rows = _plain_rows(klines, decimals, start, end) if decimals <= PLAIN_MAX_DECIMALS else None
+    exact = functools.partial(_exact_unadjusted, text, symbol, start, end)
+    if rows is None:
+        return exact()
+    plain_rows, kept, candidates = rows
+    quantum = Decimal(1).scaleb(-decimals)
+    ex_pairs = []
+    for index in candidates:
+        previous = parse_kline_row(kept[index - 1], decimals, quantum)
+        bar = parse_kline_row(kept[index], decimals, quantum)
+        if previous is None or bar is None:  # cannot happen for a plain row; stay exact if it does
+            return exact()
+        ex_pairs.append((previous, bar))
+    return PlainBars(symbol, decimals, plain_rows, ex_pairs, records=lambda: exact().bars)
+
+
+def _exact_unadjusted(text: str, symbol: Symbol, start: dt.date | None, end: dt.date | None) -> BarSeries:
+    return _within(parse_kline(text, symbol, Adjust.NONE), start, end)
+
+
+def _plain_rows(
+    klines: list[Any], decimals: int, start: dt.date | None, end: dt.date | None
+) -> tuple[list[tuple[str, str, str, str, str, str, str]], list[str], list[int]] | None:
+    """``(rows, their lines, ex-day candidate indexes)``, or None when a row is not plain."""
+    match = _plain_kline_row(decimals).fullmatch
+    first = start.isoformat() if start else ""
+    last = end.isoformat() if end else "9999"
+    from_iso = dt.date.fromisoformat
+    rows: list[tuple[str, str, str, str, str, str, str]] = []
+    kept: list[str] = []
+    candidates: list[int] = []
+    previous_close: float | None = None
+    for line in klines:
+        if not isinstance(line, str) or match(line) is None:
+            return None
+        day, open_, close, high, low, lots, amount, _, _, change, _ = line.split(",")
+        if day < first or day > last:
+            continue
+        try:
+            from_iso(day)
+        except ValueError:
+            return None
+        low_value, close_value = float(low), float(close)
+        if low_value <= 0 or float(high) < low_value:
+            return None  # implausible: the exact path names it
+        if previous_close is not None and abs(close_value - float(change) - previous_close) > 1e-9:
+            candidates.append(len(rows))
+        previous_close = close_value
+        rows.append((day, open_, high, low, close, lots + "00", amount))
+        kept.append(line)
+    return rows, kept, candidates
+
+
 class EastMoneyProvider(MarketDataProvider):
     """The default provider: whole-market lists with the day's quote, and daily history."""
 
@@ -322,20 +422,32 @@ class EastMoneyProvider(MarketDataProvider):
         adjust: Adjust = Adjust.NONE,
     ) -> BarSeries:
         adjust = Adjust(adjust)
-        params = {
-            "secid": symbol.secid,
-            "klt": 101,
-            "fqt": FQT[adjust],
-            "beg": start.strftime("%Y%m%d") if start else "0",
-            "end": end.strftime("%Y%m%d") if end else "20500101",
-            "fields1": "f1,f2,f3,f4,f5,f6",
-            "fields2": "f51,f52,f53,f54,f55,f56,f57,f58,f59,f60,f61",
-            "ut": KLINE_TOKEN,
-        }
-        series = self.clients.get(
-            self.kline_url, params, parse=lambda text: parse_kline(text, symbol, adjust), symbol=symbol.canonical
+        return self.clients.get(
+            self.kline_url,
+            _kline_params(symbol, start, end, adjust),
+            parse=lambda text: _within(parse_kline(text, symbol, adjust), start, end),
+            symbol=symbol.canonical,
         )
-        bars = [b for b in series.bars if (start is None or b.day >= start) and (end is None or b.day <= end)]
-        if len(bars) != len(series.bars):
-            series = BarSeries(symbol, adjust, bars, series.decimals, series.name, series.provider)
-        return series
+
+    def fetch_plain_daily_bars(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None
+    ) -> PlainBars | BarSeries:
+        return self.clients.get(
+            self.kline_url,
+            _kline_params(symbol, start, end, Adjust.NONE),
+            parse=lambda text: parse_kline_plain(text, symbol, start, end),
+            symbol=symbol.canonical,
+        )
+
+
+def _kline_params(symbol: Symbol, start: dt.date | None, end: dt.date | None, adjust: Adjust) -> dict[str, Any]:
+    return {
+        "secid": symbol.secid,
+        "klt": 101,
+        "fqt": FQT[adjust],
+        "beg": start.strftime("%Y%m%d") if start else "0",
+        "end": end.strftime("%Y%m%d") if end else "20500101",
+        "fields1": "f1,f2,f3,f4,f5,f6",
+        "fields2": "f51,f52,f53,f54,f55,f56,f57,f58,f59,f60,f61",
+        "ut": KLINE_TOKEN,
+    }

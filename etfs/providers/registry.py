@@ -8,7 +8,8 @@ an answer, not a failure, so it is never retried elsewhere.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -18,12 +19,15 @@ from etfs.providers.base import (
     InstrumentKind,
     ListingRecord,
     MarketDataProvider,
+    PlainBars,
     RequestStats,
 )
 from etfs.providers.eastmoney import EastMoneyProvider
 from etfs.providers.errors import NotSupported, ProviderError, UnknownInstrument
 from etfs.providers.tencent import TencentProvider
 from etfs.symbols import Symbol
+
+T = TypeVar("T")
 
 PROVIDERS: dict[str, type[MarketDataProvider]] = {
     EastMoneyProvider.name: EastMoneyProvider,
@@ -70,10 +74,19 @@ class FallbackProvider(MarketDataProvider):
         end: dt.date | None = None,
         adjust: Adjust = Adjust.NONE,
     ) -> BarSeries:
+        return self._first_answer(symbol, lambda provider: provider.fetch_daily_bars(symbol, start, end, adjust))
+
+    def fetch_plain_daily_bars(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None
+    ) -> PlainBars | BarSeries:
+        return self._first_answer(symbol, lambda provider: provider.fetch_plain_daily_bars(symbol, start, end))
+
+    def _first_answer(self, symbol: Symbol, ask: Callable[[MarketDataProvider], T]) -> T:
+        """The first provider's answer; "no such instrument" is an answer too."""
         errors: list[ProviderError] = []
         for provider in self.providers:
             try:
-                return provider.fetch_daily_bars(symbol, start, end, adjust)
+                return ask(provider)
             except UnknownInstrument:
                 raise
             except ProviderError as exc:

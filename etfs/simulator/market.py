@@ -121,6 +121,7 @@ class SimMarket:
         self._render_cache: dict[tuple, Any] = {}
         self._instruments = self._make_instruments()
         self._by_symbol = {inst.symbol: inst for inst in self._instruments}
+        self._by_secid = {f"{inst.market}.{inst.symbol.code}": inst for inst in self._instruments}
 
     # --- time and edits -----------------------------------------------------------------
     @property
@@ -183,11 +184,11 @@ class SimMarket:
         return self._as_of_today(inst)
 
     def find_secid(self, secid: str) -> SimInstrument | None:
-        market, _, code = secid.partition(".")
-        for inst in self.instruments():
-            if inst.symbol.code == code and str(inst.market) == market:
-                return inst
-        return None
+        """``market.code`` (East Money's ``secid``); a dict, since every kline answer asks."""
+        inst = self._by_secid.get(secid)
+        if inst is None or inst.list_date > self.today:
+            return None
+        return self._as_of_today(inst)
 
     def snapshot_day(self) -> dt.date:
         """The trading day the list quotes: today, or the last trading day before it."""

@@ -24,12 +24,12 @@ from django.db.models import Max
 
 from etfs.calendar import previous_trading_day, shift_trading_days
 from etfs.models import Instrument
-from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProvider
+from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProvider, PlainBars
 from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import parse_symbol
 from etfs.sync.actions import derive_action, needs_provider_series, record_actions, refine_actions
 from etfs.sync.runs import RunRecorder
-from etfs.sync.writer import BarWriter, WriteCounts, copy_text
+from etfs.sync.writer import BarWriter, WriteCounts, copy_text, plain_copy_text
 from prices.adjustments import Action
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
@@ -59,12 +59,26 @@ class HistoryJob:
 
 @dataclass
 class Fetched:
-    """One instrument's answer, checked and prepared by its fetcher thread (no database)."""
+    """One instrument's answer, checked and prepared by its fetcher thread (no database).
+
+    ``bars`` stays ``PlainBars`` on the bulk-loading lane (a new instrument on a ``COPY``
+    backend), where only ``copy_text`` is written and records are made only if needed.
+    """
 
     job: HistoryJob
-    bars: list[BarRecord]
+    bars: list[BarRecord] | PlainBars
     actions: list[Action]
     copy_text: str | None = None
+
+    @property
+    def records(self) -> list[BarRecord]:
+        return self.bars.records() if isinstance(self.bars, PlainBars) else self.bars
+
+    @property
+    def first_day(self) -> dt.date | None:
+        if isinstance(self.bars, PlainBars):
+            return self.bars.first_day
+        return self.bars[0].day if self.bars else None
 
 
 @dataclass
@@ -217,7 +231,17 @@ def fetch_history(provider: MarketDataProvider, job: HistoryJob, build_copy_text
     them: one more request (two when the window must reach further back), only there.
     """
     symbol = parse_symbol(job.symbol)
-    bars = _checked(provider.fetch_daily_bars(symbol, job.start, job.end).bars, job.end)
+    if job.new and build_copy_text:
+        answer = provider.fetch_plain_daily_bars(symbol, job.start, job.end)
+        if isinstance(answer, PlainBars):
+            actions = [a for pair in answer.ex_pairs for a in series_actions(list(pair), job.decimals)]
+            if not needs_provider_series(actions, job.decimals):
+                return Fetched(job, answer, actions, plain_copy_text(job.instrument_id, answer.rows))
+            bars = _checked(answer.records(), job.end)
+        else:
+            bars = _checked(answer.bars, job.end)
+    else:
+        bars = _checked(provider.fetch_daily_bars(symbol, job.start, job.end).bars, job.end)
     actions = series_actions(bars, job.decimals)
     if actions and needs_provider_series(actions, job.decimals):
         # The qfq series from a while before the first uncertain ex-day is all it takes.
@@ -346,10 +370,12 @@ class HistorySync:
         with transaction.atomic():
             relax_commit()
             counts = self.writer.insert_new(
-                [(f.job.instrument_id, bar) for f in new for bar in f.bars],
+                lambda: [(f.job.instrument_id, bar) for f in new for bar in f.records],
                 "".join(f.copy_text for f in new) if all(f.copy_text is not None for f in new) else None,
+                count=sum(len(f.bars) for f in new),
+                instrument_ids={f.job.instrument_id for f in new},
             )
-            counts += self.writer.upsert((f.job.instrument_id, bar) for f in known for bar in f.bars)
+            counts += self.writer.upsert((f.job.instrument_id, bar) for f in known for bar in f.records)
             record_actions({f.job.instrument_id: f.actions for f in pending})
             _set_list_dates(pending)
         _count(self.recorder, counts, instruments=len(pending))
@@ -368,7 +394,7 @@ def relax_commit() -> None:
 
 def _set_list_dates(pending: list[Fetched]) -> None:
     """A whole-history fetch tells the first trading day, when the list did not."""
-    first_days = {f.job.instrument_id: f.bars[0].day for f in pending if f.job.start is None and f.bars}
+    first_days = {f.job.instrument_id: f.first_day for f in pending if f.job.start is None and f.first_day}
     if not first_days:
         return
     changed = [

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, connection, transaction
 
+from etfs.models import Instrument
 from etfs.providers.base import BarRecord
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
@@ -100,6 +101,20 @@ def copy_text(rows: Iterable[Row]) -> str:
     )
 
 
+def plain_copy_text(instrument_id: int, rows: Iterable[tuple[str, str, str, str, str, str, str]]) -> str:
+    """``PlainBars.rows`` of one instrument in ``COPY`` text format: the text is already
+    the exact value, so this is string joining (~0.2 µs a row against ~1.7 for records)."""
+    prefix = f"{instrument_id}\t"
+    return "".join(
+        f"{prefix}{_plain_time(day)}\t{open_}\t{high}\t{low}\t{close}\t{volume}\t{amount}\n"
+        for day, open_, high, low, close, volume, amount in rows
+    )
+
+
+def _plain_time(iso_day: str) -> str:
+    return f"{iso_day} 00:00:00+08:00" if iso_day >= "1992" else time_text(dt.date.fromisoformat(iso_day))
+
+
 class BarWriter:
     """Writes daily bars; one instance per run, used only from the writer thread."""
 
@@ -119,32 +134,70 @@ class BarWriter:
         for offset in range(0, len(items), self.batch_size):
             chunk = items[offset : offset + self.batch_size]
             with transaction.atomic():
+                self.claim_instruments(instrument_id for (instrument_id, _), _ in chunk)
                 if connection.vendor == "postgresql":
                     counts += self._upsert_postgres(chunk)
                 else:
                     counts += self._upsert_compare(chunk)
         return counts
 
-    def insert_new(self, rows: list[Row], text: str | None = None) -> WriteCounts:
+    def insert_new(
+        self,
+        rows: list[Row] | Callable[[], list[Row]],
+        text: str | None = None,
+        *,
+        count: int | None = None,
+        instrument_ids: Collection[int] | None = None,
+    ) -> WriteCounts:
         """Bars of instruments that had none stored (a backfill): one plain ``COPY``, no merge.
 
-        ``text`` is ``copy_text(rows)`` when a fetcher thread built it already. Should a row
-        exist after all (a duplicate day, a curator's manual insert), the savepoint is
+        ``text`` is the rows' ``COPY`` text when a fetcher thread built it already; then
+        ``rows`` may be a function making them, and ``count`` and ``instrument_ids`` say
+        how many rows of which instruments, so records are made only where needed. Should a
+        row exist after all (a duplicate day, a curator's manual insert), the savepoint is
         rolled back and the rows take the merging path instead.
         """
-        if not rows:
+        materialise = rows if callable(rows) else lambda: rows
+        size = count if count is not None else len(materialise())
+        if not size:
             return WriteCounts()
         if not self.can_copy:
-            return self.upsert(rows)
+            return self.upsert(materialise())
         table = connection.ops.quote_name(DailyBar._meta.db_table)
+        ids = instrument_ids if instrument_ids is not None else {instrument_id for instrument_id, _ in materialise()}
         try:
             with transaction.atomic(), connection.cursor() as cursor:
+                self.claim_instruments(ids)
                 cursor.cursor.copy_expert(
-                    f"COPY {table} ({self._columns()}) FROM STDIN", io.StringIO(text or copy_text(rows)), COPY_CHUNK
+                    f"COPY {table} ({self._columns()}) FROM STDIN",
+                    io.StringIO(text if text is not None else copy_text(materialise())),
+                    COPY_CHUNK,
                 )
         except IntegrityError:
-            return self.upsert(rows)
-        return WriteCounts(inserted=len(rows))
+            return self.upsert(materialise())
+        return WriteCounts(inserted=size)
+
+    def claim_instruments(self, instrument_ids: Iterable[int]) -> None:
+        """What a foreign key checks row by row, once per instrument of a batch.
+
+        Every instrument must exist, and on PostgreSQL it stays until this transaction ends:
+        ``FOR KEY SHARE`` is the lock a foreign key check takes, so the delete guard
+        (migration ``prices.0003``) waits for the batch and then sees its bars. Raises
+        ``IntegrityError`` naming the missing ids; nothing of the batch is written then.
+        """
+        wanted = set(instrument_ids)
+        if not wanted:
+            return
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(Instrument._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) FOR KEY SHARE", [sorted(wanted)])
+                found = {row[0] for row in cursor.fetchall()}
+        else:
+            found = set(Instrument.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        missing = sorted(wanted - found)
+        if missing:
+            raise IntegrityError(f"no instrument with id {', '.join(map(str, missing))}: its bars were not written")
 
     def refresh_statistics(self, inserted: int) -> bool:
         """After a large backfill, refresh the planner's statistics and the visibility map.

@@ -6,10 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError
 
 from etfs.providers.base import BarRecord
 from etfs.sync import writer as writer_module
-from etfs.sync.writer import BarWriter, WriteCounts
+from etfs.sync.writer import BarWriter, WriteCounts, plain_copy_text
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
 from prices.models import DailyBar, time_to_trading_date
 
@@ -124,3 +125,46 @@ def test_unknown_amount_goes_through_the_backfill_copy_path():
 
     assert BarWriter().insert_new([(instrument.pk, unknown)]) == WriteCounts(inserted=1)
     assert DailyBar.objects.get().amount is None
+
+
+# --- the instrument of every written bar exists (checked once per instrument) -------------------
+def test_upsert_refuses_bars_of_a_missing_instrument_and_writes_none_of_the_batch():
+    instrument = InstrumentFactory()
+    missing = instrument.pk + 1000
+
+    with pytest.raises(IntegrityError, match=f"no instrument with id {missing}"):
+        BarWriter().upsert([(instrument.pk, bar(dt.date(2024, 1, 2))), (missing, bar(dt.date(2024, 1, 2)))])
+
+    assert not DailyBar.objects.exists()
+
+
+def test_insert_new_refuses_bars_of_a_missing_instrument():
+    instrument = InstrumentFactory()
+    missing = instrument.pk + 1000
+
+    with pytest.raises(IntegrityError, match=f"no instrument with id {missing}"):
+        BarWriter().insert_new([(missing, bar(dt.date(2024, 1, 2)))])
+
+    assert not DailyBar.objects.exists()
+
+
+def test_insert_new_writes_plain_copy_text_without_making_records():
+    instrument = InstrumentFactory()
+    row = ("2024-01-02", "3.500", "3.520", "3.470", "3.480", "123456700", "430123456.00")
+
+    def no_records():
+        raise AssertionError("records were made")
+
+    writer = BarWriter()
+    if not writer.can_copy:
+        pytest.skip("COPY needs a native PostgreSQL server")
+    counts = writer.insert_new(
+        no_records, plain_copy_text(instrument.pk, [row]), count=1, instrument_ids={instrument.pk}
+    )
+
+    assert counts == WriteCounts(inserted=1)
+    assert DailyBar.objects.values_list("close", "volume", "amount").get() == (
+        Decimal("3.480"),
+        123456700,
+        Decimal("430123456.00"),
+    )

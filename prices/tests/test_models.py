@@ -5,7 +5,9 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 
+from etfs.models import Instrument
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
@@ -87,3 +89,47 @@ def test_bar_table_has_unique_instrument_time_on_sqlite(db_vendor):
     if db_vendor != "sqlite":
         pytest.skip("checked per backend in the postgres and timescale tests")
     assert ["instrument_id", "time"] in _unique_index_columns(DailyBar._meta.db_table)
+
+
+# --- the instrument a bar belongs to (set-based, without a per-row foreign key) ----------------
+def test_deleting_an_instrument_with_bars_is_refused_by_django():
+    bar = DailyBarFactory()
+
+    with pytest.raises(ProtectedError):
+        bar.instrument.delete()
+
+
+@pytest.mark.postgres
+def test_deleting_an_instrument_with_bars_is_refused_by_the_database():
+    bar = DailyBarFactory()
+
+    with pytest.raises(IntegrityError, match="still has daily bars"), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM etfs_instrument WHERE id = %s", [bar.instrument_id])
+
+
+@pytest.mark.postgres
+def test_renumbering_an_instrument_with_bars_is_refused_by_the_database():
+    bar = DailyBarFactory()
+
+    with pytest.raises(IntegrityError, match="still has daily bars"), connection.cursor() as cursor:
+        cursor.execute("UPDATE etfs_instrument SET id = id + 100000 WHERE id = %s", [bar.instrument_id])
+
+
+@pytest.mark.postgres
+def test_an_instrument_without_bars_can_still_be_deleted_by_the_database():
+    instrument = InstrumentFactory()
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM etfs_instrument WHERE id = %s", [instrument.pk])
+
+    assert not Instrument.objects.filter(pk=instrument.pk).exists()
+
+
+@pytest.mark.postgres
+def test_bar_table_has_no_per_row_foreign_key_and_no_extra_instrument_index():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, DailyBar._meta.db_table)
+
+    assert not [name for name, c in constraints.items() if c["foreign_key"]]
+    by_instrument = [c for c in constraints.values() if (c["index"] or c["unique"]) and not c["foreign_key"]]
+    assert [c["columns"] for c in by_instrument if c["columns"][:1] == ["instrument_id"]] == [["instrument_id", "time"]]
