@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import shutil
@@ -95,12 +96,13 @@ class Bench:
         )
 
     def sim_env(self) -> dict[str, str]:
-        """Point the sync at the in-process simulator, with a polite client just under its limit."""
+        """Point the sync at the in-process simulator, configured with the host's published
+        limit (the client's limiter keeps its own 5 % headroom below it)."""
         return self.env(
             EASTMONEY_LIST_URL=self.sim.list_url,
             EASTMONEY_KLINE_URL=self.sim.kline_url,
             TENCENT_KLINE_URL=self.sim.tencent_url,
-            MARKETDATA_RATE_LIMIT=str(RPS_LIMIT * 0.96),
+            MARKETDATA_RATE_LIMIT=str(RPS_LIMIT),
             MARKETDATA_CONCURRENCY=str(self.args.workers),
         )
 
@@ -387,7 +389,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--only", default="backfill,akshare,daily,ingest,api")
     args = parser.parse_args()
-    args.etfs = 100 if args.quick else 1000
+    # One simulated ETF in five is delisted by "today" (see ``etfs.simulator.market``): 1,250
+    # simulated give the issue's 1,000 listed ETFs, each of which the backfill fetches.
+    args.etfs = 125 if args.quick else 1250
     args.years = 3 if args.quick else 10
     args.repeat = 1 if args.quick else 3
     # The baseline alone takes minutes per run at full size: one run keeps `make bench` under 20 minutes.
@@ -411,6 +415,9 @@ def main() -> int:
     with postgres_cluster({"shared_buffers": "1GB", "work_mem": "32MB"}) as url, run_simulator(config) as sim:
         for inst in sim.market.instruments():  # generate and render the host's data before timing
             render_kline(sim.market, {"secid": inst.symbol.secid, "fqt": "0"})
+        # Millions of immutable simulated bars: keep the collector from walking them mid-run, a
+        # pause after which the host would see queued requests arrive as one burst.
+        gc.freeze()
         bench = Bench(args, url, sim)
         bench.manage("migrate", "--no-input")
         started = time.perf_counter()

@@ -44,6 +44,9 @@ def _default_today() -> dt.date:
     return dt.datetime.now(SHANGHAI).date()
 
 
+REAL_ETF_CODES = frozenset(code for code, *_ in ETFS)
+
+
 @dataclass
 class SimConfig:
     """What to simulate (read at start) and the network switches (read on every request)."""
@@ -302,9 +305,15 @@ class SimMarket:
         if is_etf:
             if index < len(ETFS):
                 code, exchange, name, price, board = ETFS[index]
-            else:
+            elif index < 1000:
                 code, exchange = (f"159{index:03d}", "SZ") if index % 2 else (f"517{index:03d}", "SH")
                 name, price, board = f"指数{index}ETF", "1.000", "MK0021"
+            else:  # past 1,000 (benchmarks): 159's even numbers, free above, and the 518 block
+                number = index - 1000
+                code, exchange = (f"159{number - 1:03d}", "SZ") if index % 2 else (f"518{number:03d}", "SH")
+                name, price, board = f"指数{index}ETF", "1.000", "MK0021"
+            if index >= len(ETFS) and code in REAL_ETF_CODES:  # taken by a real one above
+                code, exchange = f"560{index % 1000:03d}", "SH"
             if index % 4 == 3:
                 name = name.replace("ETF", "ＥＴＦ")  # full-width, as some East Money names are
             features, decimals = ETF_FEATURES, 3

@@ -96,6 +96,36 @@ def test_rate_limiter_gives_every_thread_its_own_slot():
     assert sorted(waits) == pytest.approx([k * 0.105 for k in range(80)])
 
 
+def test_rate_limiter_makes_late_wakers_keep_the_per_second_cap():
+    """Five callers sleep to their slots and all wake late at once (the process was busy):
+    four may start together, the fifth waits until the oldest of them is a second old."""
+    clock = FakeClock()
+    asleep = threading.Semaphore(0)
+    gate = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if not gate.is_set():
+            asleep.release()
+            gate.wait()
+
+    limiter = RateLimiter(4, clock=clock, sleep=sleep)  # 0.2625 s apart, at most 4 starts a second
+    limiter.pause(0.1)  # every caller sleeps to its slot
+    waits: list[float] = []
+    threads = [threading.Thread(target=lambda: waits.append(limiter.acquire())) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        assert asleep.acquire(timeout=5)
+    clock.now += 1.2  # every slot (100.1 ... 101.15) has passed
+    gate.set()
+    for thread in threads:
+        thread.join()
+
+    slot_waits = [0.1 + k * 0.2625 for k in range(5)]
+    assert limiter.window_cap == 4
+    assert sum(waits) == pytest.approx(sum(slot_waits) + 1.0)  # one caller held back one second
+
+
 def test_rate_limiter_pause_holds_back_the_next_caller():
     clock = FakeClock()
     limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
