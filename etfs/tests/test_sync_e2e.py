@@ -15,10 +15,13 @@ from django.core.management.base import CommandError
 
 from etfs.calendar import SHANGHAI, next_trading_day, previous_trading_day
 from etfs.models import Instrument, SyncRun
+from etfs.providers.base import PlainBars
+from etfs.providers.eastmoney import EastMoneyProvider
 from etfs.simulator import server as sim_server
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
 from etfs.sync.service import run_sync
+from etfs.sync.writer import BarWriter
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date
 
@@ -252,3 +255,20 @@ def test_stock_actions_with_cash_and_bonus_shares_reproduce_the_providers_adjust
         assert ex_dates == [a.ex_date for a in inst.actions]
         assert _adjusted(symbol, "qfq", 2) == truth(sim, symbol, "qfq")
         assert _adjusted(symbol, "hfq", 2) == truth(sim, symbol, "hfq")
+
+
+def test_backfill_on_a_copy_backend_takes_the_plain_lane_and_stores_the_truth(sim, monkeypatch):
+    answers: list[object] = []
+    fetch = EastMoneyProvider.fetch_plain_daily_bars
+    monkeypatch.setattr(
+        EastMoneyProvider, "fetch_plain_daily_bars", lambda self, *a: answers.append(fetch(self, *a)) or answers[-1]
+    )
+
+    sync(sim)
+
+    if BarWriter().can_copy:
+        assert answers and all(isinstance(answer, PlainBars) for answer in answers)
+    else:
+        assert answers == []  # SQLite and the PGlite server merge through records
+    for symbol in listed_etfs(sim):
+        assert stored(symbol) == truth(sim, symbol)
