@@ -1,8 +1,10 @@
 """Time our write path on rows dumped by ``bench/run.py`` (COPY text format).
 
-The rows are parsed into ``BarRecord``s first (not timed: the sync's fetchers do that in
-parallel with writing); then each instrument's bars go through ``BarWriter`` exactly as the
-sync sends them: ``insert_new`` for a backfill (``--path new``) or the merging ``upsert``
+The rows are parsed into ``BarRecord``s first, and for a backfill their ``COPY`` text is
+built too (neither timed: the sync's fetcher threads do that in parallel with writing); then
+the bars go through ``BarWriter`` as ``HistorySync._flush`` sends them: whole instruments
+gathered until a batch holds ``batch_size`` rows, one transaction per batch without waiting
+for the WAL flush, by ``insert_new`` for a backfill (``--path new``) or the merging ``upsert``
 (``--path upsert``). Prints one JSON line.
 """
 
@@ -32,10 +34,11 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, transaction
 
     from etfs.providers.base import BarRecord
-    from etfs.sync.writer import BarWriter
+    from etfs.sync.bars import relax_commit
+    from etfs.sync.writer import BarWriter, copy_text
 
     per_instrument: dict[int, list] = defaultdict(list)
     with open(args.dump) as fh:
@@ -46,11 +49,19 @@ def main() -> int:
                 (int(iid), BarRecord(day, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), int(v), Decimal(a)))
             )
     writer = BarWriter()
+    batches: list[list] = [[]]
+    for rows in per_instrument.values():
+        if len(batches[-1]) >= writer.batch_size:
+            batches.append([])
+        batches[-1].extend(rows)
+    texts = [copy_text(batch) if args.path == "new" else None for batch in batches]
     connection.ensure_connection()
     started = time.perf_counter()
     total = 0
-    for rows in per_instrument.values():
-        counts = writer.insert_new(rows) if args.path == "new" else writer.upsert(rows)
+    for batch, text in zip(batches, texts, strict=True):
+        with transaction.atomic():
+            relax_commit()
+            counts = writer.insert_new(batch, text) if args.path == "new" else writer.upsert(batch)
         total += counts.inserted
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "inserted": total, "path": args.path}))
