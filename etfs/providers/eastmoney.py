@@ -280,7 +280,7 @@ def _plain_kline_row(decimals: int) -> re.Pattern[str]:
     at most ``decimals`` places (nothing to round), whole lots, every derived field present."""
     places = rf"(?:\.\d{{1,{decimals}}})?" if decimals > 0 else ""
     price = rf"\d{{1,11}}{places}"
-    signed = _PLAIN_SIGNED
+    signed = _PLAIN_SIGNED  # the derived fields: any plain signed number
     return re.compile(
         rf"\d{{4}}-\d\d-\d\d,{price},{price},{price},{price},\d{{1,16}},\d+(?:\.\d+)?,"
         rf"{signed},{signed},{signed},{signed}",
@@ -335,12 +335,12 @@ def _plain_rows(
         if not isinstance(line, str) or match(line) is None:
             return None
         day, open_, close, high, low, lots, amount, _, _, change, _ = line.split(",")
-        if day < first or day > last:
-            continue
-        try:
+        try:  # every row, as the exact parser checks every row
             from_iso(day)
         except ValueError:
             return None
+        if day < first or day > last:
+            continue
         low_value, close_value = float(low), float(close)
         if low_value <= 0 or float(high) < low_value:
             return None  # implausible: the exact path names it

@@ -165,3 +165,10 @@ def test_more_decimals_than_the_columns_keep_is_not_plain():
     payload["data"]["decimal"] = 4
 
     assert isinstance(parse_kline_plain(json.dumps(payload), ZOOMLION), BarSeries)
+
+
+def test_impossible_date_outside_the_range_is_refused_like_the_exact_parser():
+    text = with_row(recorded(), 0, "2017-02-30,4.55,4.60,4.61,4.50,591290,271123456.00,2.42,1.10,0.05,0.30")
+
+    with pytest.raises(Exception, match="bad kline date"):
+        parse_kline_plain(text, ZOOMLION, start=dt.date(2019, 1, 1))
