@@ -5,9 +5,27 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 TIER = os.environ.get("ETFSYNC_TEST_TIER", "sqlite")
+
+# What each backend marker needs, read from the configured database engine: plain ``pytest``
+# is then correct on any backend, and tools/run_tests.py only chooses which backend to start.
+_ENGINES_FOR_MARKER = {
+    "postgres": {"django.db.backends.postgresql", "timescale.db.backends.postgresql"},
+    "timescale": {"timescale.db.backends.postgresql"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests whose backend marker the configured database does not satisfy."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    for item in items:
+        for marker, engines in _ENGINES_FOR_MARKER.items():
+            if item.get_closest_marker(marker) and engine not in engines:
+                item.add_marker(pytest.mark.skip(reason=f"needs {marker} (this run's database engine is {engine})"))
+                break
 
 
 @pytest.fixture(autouse=True)
