@@ -149,3 +149,78 @@ class CorporateAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} ex {self.ex_date}: cash {self.cash}, ratio {self.split_ratio}"
+
+
+def bar_values(source: object) -> dict[str, str | int | None]:
+    """A bar's six values as JSON-safe text (prices and amount exact), from a ``DailyBar``,
+    a ``BarRecord`` or anything with those attributes; what quarantine and revision rows keep."""
+    values: dict[str, str | int | None] = {}
+    for name in ("open", "high", "low", "close", "amount"):
+        value = getattr(source, name)
+        values[name] = None if value is None else str(value)
+    volume = source.volume  # type: ignore[attr-defined]
+    values["volume"] = int(volume) if isinstance(volume, int) else str(volume)
+    return values
+
+
+class QuarantinedBar(models.Model):
+    """A provider's bar held back for a curator: plausible-looking, but impossible without an
+    event we do not know of (a move beyond the price limit), or a revision of a stored bar
+    that changes a price by more than a tick or two. The stored bar (``old``) stays as it is
+    until a curator accepts ``new`` (it is written then) or rejects it (nothing changes; the
+    same values are not held again)."""
+
+    class Kind(models.TextChoices):
+        MOVE = "move", "Move beyond the price limit"
+        REVISION = "revision", "Revision of a stored bar"
+        STORED = "stored", "Invalid row found in the database"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="quarantined_bars")
+    day = models.DateField(help_text="Trading date of the bar")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField()
+    old = models.JSONField(null=True, blank=True, help_text="The stored bar when it was held (null: none stored)")
+    new = models.JSONField(null=True, blank=True, help_text="The provider's values (null: the stored row is removed)")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    sync_run = models.ForeignKey("etfs.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "day"], condition=Q(status="pending"), name="quarantinedbar_one_pending_per_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="quarantinedbar_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.day} {self.kind} ({self.status})"
+
+
+class BarRevision(models.Model):
+    """A change to a stored bar, with what it was and what it became: provider revisions
+    small enough to apply (a volume or amount correction, a price moved by a tick or two)
+    and quarantined bars a curator accepted."""
+
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="bar_revisions")
+    day = models.DateField()
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField()
+    reason = models.CharField(max_length=200, blank=True)
+    sync_run = models.ForeignKey("etfs.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["instrument", "day"], name="barrevision_instrument_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.day} revised"

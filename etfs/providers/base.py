@@ -82,8 +82,10 @@ class PlainBars:
     database stores what ``BarRecord`` would have held. ``rows`` are ``(ISO day, open, high,
     low, close, volume in shares, amount)``, oldest first; ``ex_pairs`` are the exact records
     of each ``(previous bar, bar)`` whose reference previous close differs from the previous
-    close (the ex-day candidates); ``records`` parses the whole series exactly, for the rare
-    caller that needs it (a series whose ex-days need the provider's qfq series).
+    close (the ex-day candidates) or that moves by more than any price limit's lower bound
+    (the sync checks those against the instrument's limit); ``records`` parses the whole
+    series exactly, for the rare caller that needs it (a series whose ex-days need the
+    provider's qfq series, or one with a suspicious day).
     """
 
     symbol: Symbol

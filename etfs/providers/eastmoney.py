@@ -37,6 +37,9 @@ from etfs.symbols import Symbol, classify_code, infer_exchange
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # the host's cap since 2025-03; asking for more still returns 100
+# More rows than any list can hold (2026: ~1,400 ETFs, ~5,400 A-shares): a total above this
+# is a broken answer, which would otherwise be paged through 100 rows at a time.
+MAX_LIST_ROWS = 20_000
 LIST_TOKEN = "bd1d9ddb04089700cf9c27f6f7426281"
 KLINE_TOKEN = "7eea3edcaed734bea9cbfc24409ed989"
 ETF_FILTER = "b:MK0021,b:MK0022,b:MK0023,b:MK0024"
@@ -271,6 +274,11 @@ def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) ->
 
 # Stored scale of the price columns: a host reporting more places takes the exact path.
 PLAIN_MAX_DECIMALS = 3
+# Rows must be dated after this (ISO text), strictly ascending: the day before the first session.
+PLAIN_FIRST_DAY = "1990-12-18"
+# A row moving this much against its reference is parsed exactly for the sync's limit check
+# (below every exchange's limit; ``etfs.sync.validation`` decides).
+PLAIN_MOVE_SCREEN = 0.095
 _PLAIN_SIGNED = r"-?\d+(?:\.\d+)?"
 
 
@@ -294,8 +302,9 @@ def parse_kline_plain(
     """An unadjusted ``kline/get`` answer for bulk loading: ``PlainBars`` when every row in
     ``start``..``end`` is plain, else exactly what ``parse_kline`` (cut to the range) gives.
 
-    Floats only *screen* here: a row is a price-plausibility failure or an ex-day candidate
-    by float arithmetic, and every such row is then decided exactly — a failure by the exact
+    Floats only *screen* here: a row is a price-plausibility failure (not positive, open or
+    close outside low..high, a date not after the previous row's or before 1990) or an ex-day
+    or big-move candidate by float arithmetic, and every such row is then decided exactly — a failure by the exact
     path, a candidate by parsing it and its predecessor into ``BarRecord``.
     """
     _, decimals, klines = _kline_payload(text, symbol)
@@ -331,6 +340,7 @@ def _plain_rows(
     kept: list[str] = []
     candidates: list[int] = []
     previous_close: float | None = None
+    previous_day = PLAIN_FIRST_DAY
     for line in klines:
         if not isinstance(line, str) or match(line) is None:
             return None
@@ -339,13 +349,20 @@ def _plain_rows(
             from_iso(day)
         except ValueError:
             return None
+        if day <= previous_day:
+            return None  # a day twice, out of order, or before 1990: the exact path names it
+        previous_day = day
         if day < first or day > last:
             continue
-        low_value, close_value = float(low), float(close)
-        if low_value <= 0 or float(high) < low_value:
+        low_value, close_value, high_value = float(low), float(close), float(high)
+        if not 0 < low_value <= close_value <= high_value or not low_value <= float(open_) <= high_value:
             return None  # implausible: the exact path names it
-        if previous_close is not None and abs(close_value - float(change) - previous_close) > 1e-9:
-            candidates.append(len(rows))
+        change_value = float(change)
+        if previous_close is not None and (
+            abs(close_value - change_value - previous_close) > 1e-9
+            or abs(change_value) > PLAIN_MOVE_SCREEN * (close_value - change_value)
+        ):
+            candidates.append(len(rows))  # an ex-day, or a move the sync checks against its limit
         previous_close = close_value
         rows.append((day, open_, high, low, close, lots + "00", amount))
         kept.append(line)
@@ -385,15 +402,23 @@ class EastMoneyProvider(MarketDataProvider):
             return
         seen: set[Symbol] = set()
         total, records = self._list_page(kind, universe, 1)
+        if total > MAX_LIST_ROWS:
+            raise BadPayload(
+                f"the {kind} list claims {total:,} rows (the first page had {len(records)}); no market "
+                f"lists more than {MAX_LIST_ROWS:,}: refusing to page through it"
+            )
         pages = math.ceil(total / max(1, min(PAGE_SIZE, len(records)))) if records else 0
         page = 1
         while True:
+            new = 0
             for record in records:
-                if record.symbol.exchange in wanted and record.symbol not in seen:
+                if record.symbol not in seen:
                     seen.add(record.symbol)
-                    yield record
+                    new += 1
+                    if record.symbol.exchange in wanted:
+                        yield record
             page += 1
-            if page > pages:
+            if page > pages or not new:  # past the end, or a host repeating its pages
                 break
             _, records = self._list_page(kind, universe, page)
             if not records:

@@ -29,7 +29,9 @@ from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProv
 from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import parse_symbol
 from etfs.sync.actions import derive_action, needs_provider_series, record_actions, refine_actions
+from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
+from etfs.sync.validation import BarRules, Screened, screen_moves, validate_bars, validate_plain
 from etfs.sync.writer import BarWriter, WriteCounts, copy_text, plain_copy_text
 from prices.adjustments import Action
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
@@ -70,6 +72,7 @@ class Fetched:
     bars: list[BarRecord] | PlainBars
     actions: list[Action]
     copy_text: str | None = None
+    held: list[tuple[BarRecord, str]] = field(default_factory=list)  # suspicious days, not written
 
     @property
     def records(self) -> list[BarRecord]:
@@ -173,14 +176,21 @@ def _send_ex_days_to_history(plan: PricePlan, last: dict[int, dt.date], overlap:
 
 
 def write_snapshot(
-    items: list[tuple[Instrument, BarRecord]], writer: BarWriter, recorder: RunRecorder, *, dry_run: bool = False
+    items: list[tuple[Instrument, BarRecord]],
+    writer: BarWriter,
+    recorder: RunRecorder,
+    *,
+    dry_run: bool = False,
+    quarantine: Quarantine | None = None,
 ) -> None:
-    """Write the snapshot's bars in batches (ex-days were sent to history by the plan)."""
+    """Write the snapshot's bars in batches (ex-days were sent to history by the plan);
+    a ``quarantine`` holds revisions of stored bars that move a price too far."""
     for offset in range(0, len(items), writer.batch_size):
         batch = items[offset : offset + writer.batch_size]
         with transaction.atomic():
             relax_commit()
-            counts = writer.upsert((instrument.pk, quote) for instrument, quote in batch)
+            rows = [(instrument.pk, quote) for instrument, quote in batch]
+            counts = writer.upsert(quarantine.screen_stored(rows) if quarantine is not None else rows)
             if dry_run:
                 transaction.set_rollback(True)
         _count(recorder, counts, instruments=len(batch))
@@ -224,33 +234,45 @@ def check_bars(bars: list[BarRecord]) -> None:
             )
 
 
-def fetch_history(provider: MarketDataProvider, job: HistoryJob, build_copy_text: bool) -> Fetched:
+def fetch_history(
+    provider: MarketDataProvider, job: HistoryJob, build_copy_text: bool, rules: BarRules | None = None
+) -> Fetched:
     """Runs on a fetcher thread: the request, then the pure CPU work, off the writer's back.
 
     Where the quotes show an ex-day whose exact terms they cannot give (see
     ``actions.needs_provider_series``), the provider's qfq series of the same days settles
     them: one more request (two when the window must reach further back), only there.
+    With ``rules`` every bar is validated (``InvalidData`` skips the instrument) and days
+    moving beyond the price limit are held back (``Fetched.held``), no action derived there.
     """
     symbol = parse_symbol(job.symbol)
     if job.new and build_copy_text:
         answer = provider.fetch_plain_daily_bars(symbol, job.start, job.end)
         if isinstance(answer, PlainBars):
-            actions = [a for pair in answer.ex_pairs for a in series_actions(list(pair), job.decimals)]
-            if not needs_provider_series(actions, job.decimals):
-                return Fetched(job, answer, actions, plain_copy_text(job.instrument_id, answer.rows))
-            bars = _checked(answer.records(), job.end)
+            if rules is not None:
+                validate_plain(answer, rules)
+            pairs = [list(pair) for pair in answer.ex_pairs]
+            if rules is None or not any(_screened(pair, rules, job).held for pair in pairs):
+                actions = [a for pair in pairs for a in series_actions(pair, job.decimals)]
+                if not needs_provider_series(actions, job.decimals):
+                    return Fetched(job, answer, actions, plain_copy_text(job.instrument_id, answer.rows))
+            bars = _checked(answer.records(), job.end, rules)
         else:
-            bars = _checked(answer.bars, job.end)
+            bars = _checked(answer.bars, job.end, rules)
     else:
-        bars = _checked(provider.fetch_daily_bars(symbol, job.start, job.end).bars, job.end)
-    actions = series_actions(bars, job.decimals)
+        bars = _checked(provider.fetch_daily_bars(symbol, job.start, job.end).bars, job.end, rules)
+    screened = _screened(bars, rules, job)
+    bars = screened.bars
+    actions = _actions(screened, job.decimals)
     if actions and needs_provider_series(actions, job.decimals):
         # The qfq series from a while before the first uncertain ex-day is all it takes.
         first = min(a.ex_date for a in actions if needs_provider_series([a], job.decimals))
         start = first - REFINE_LOOKBACK
         if job.start is not None and start < job.start:
-            bars = _checked(provider.fetch_daily_bars(symbol, start, job.end).bars, job.end)
-            actions = series_actions(bars, job.decimals)
+            bars = _checked(provider.fetch_daily_bars(symbol, start, job.end).bars, job.end, rules)
+            screened = _screened(bars, rules, job)
+            bars = screened.bars
+            actions = _actions(screened, job.decimals)
         try:
             qfq = provider.fetch_daily_bars(symbol, start, job.end, Adjust.QFQ)
         except ProviderUnavailable:
@@ -260,13 +282,31 @@ def fetch_history(provider: MarketDataProvider, job: HistoryJob, build_copy_text
         else:
             actions = refine_actions(bars, qfq.bars, actions, job.decimals)
     text = copy_text((job.instrument_id, bar) for bar in bars) if job.new and build_copy_text else None
-    return Fetched(job, bars, actions, text)
+    return Fetched(
+        job, bars, actions, text, [held for held in screened.held if held[0].day >= (job.start or dt.date.min)]
+    )
 
 
-def _checked(bars: list[BarRecord], end: dt.date) -> list[BarRecord]:
+def _checked(bars: list[BarRecord], end: dt.date, rules: BarRules | None = None) -> list[BarRecord]:
     bars = [bar for bar in bars if bar.day <= end]
-    check_bars(bars)
+    if rules is None:
+        check_bars(bars)
+    else:
+        validate_bars(bars, rules)
     return bars
+
+
+def _screened(bars: list[BarRecord], rules: BarRules | None, job: HistoryJob) -> Screened:
+    """The move check (``validation.screen_moves``); a whole history starts at the listing."""
+    if rules is None:
+        return Screened(bars, [])
+    return screen_moves(bars, rules, from_listing=job.start is None and job.new)
+
+
+def _actions(screened: Screened, decimals: int) -> list[Action]:
+    """Ex-days of the kept bars, none on a day whose predecessor was held back."""
+    tainted = screened.tainted_days
+    return [a for a in series_actions(screened.bars, decimals) if a.ex_date not in tainted]
 
 
 def _count(recorder: RunRecorder, counts: WriteCounts, *, instruments: int) -> None:
@@ -293,7 +333,11 @@ class HistorySync:
         *,
         workers: int,
         progress: Progress | None = None,
+        rules: dict[int, BarRules] | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
+        self.rules = rules or {}
+        self.quarantine = quarantine
         self.provider = provider
         self.writer = writer
         self.recorder = recorder
@@ -367,7 +411,8 @@ class HistorySync:
             job = next(queue, None)  # type: ignore[call-overload]
             if job is None:
                 return
-            in_flight[pool.submit(fetch_history, self.provider, job, self.build_copy_text)] = job
+            rules = self.rules.get(job.instrument_id)
+            in_flight[pool.submit(fetch_history, self.provider, job, self.build_copy_text, rules)] = job
 
     def _flush(self, pending: list[Fetched]) -> None:
         """Write complete instruments in one transaction: all of an instrument's bars or none."""
@@ -382,7 +427,11 @@ class HistorySync:
                 count=sum(len(f.bars) for f in new),
                 instrument_ids={f.job.instrument_id for f in new},
             )
-            counts += self.writer.upsert((f.job.instrument_id, bar) for f in known for bar in f.records)
+            rows = [(f.job.instrument_id, bar) for f in known for bar in f.records]
+            counts += self.writer.upsert(self.quarantine.screen_stored(rows) if self.quarantine else rows)
+            if self.quarantine is not None:
+                for fetched in pending:
+                    self.quarantine.hold_moves(fetched.job.instrument_id, fetched.held)
             record_actions({f.job.instrument_id: f.actions for f in pending})
             _set_list_dates(pending)
         _count(self.recorder, counts, instruments=len(pending))

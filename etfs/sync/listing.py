@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -67,13 +68,18 @@ def apply_listing(
     today: dt.date,
     symbols: list[Symbol] | None = None,
     dry_run: bool = False,
+    present: Collection[str] = (),
 ) -> ListingChanges:
-    """Bring the instruments of ``kind`` in line with ``listings`` (only ``symbols`` if given)."""
+    """Bring the instruments of ``kind`` in line with ``listings`` (only ``symbols`` if given).
+
+    ``present``: symbols the list did carry, in rows the sync set aside as invalid; they are
+    neither created, updated nor deactivated.
+    """
     wanted = {s.canonical for s in symbols} if symbols else None
     records = {sym: rec for sym, rec in listings.items() if wanted is None or sym in wanted}
     changes = ListingChanges()
     existing = {i.symbol: i for i in Instrument.objects.filter(symbol__in=list(records))}
-    vanished_qs = Instrument.objects.of_kind(kind).active().exclude(symbol__in=list(listings))
+    vanished_qs = Instrument.objects.of_kind(kind).active().exclude(symbol__in=[*listings, *present])
     if wanted is not None:
         vanished_qs = vanished_qs.filter(symbol__in=wanted)
     vanished = list(vanished_qs)
