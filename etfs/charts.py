@@ -86,6 +86,8 @@ def load_price_series(
             bars = bars.filter(time__gte=trading_date_to_time(start))
         adjuster = PriceAdjuster(_actions(instrument), adjust, instrument.price_decimals)
         for time, close, volume in bars.order_by("time").values_list("time", "close", "volume").iterator():
+            if close is None or not Decimal(str(close)).is_finite():
+                continue  # NaN stored by an earlier version: no point to draw
             day = time_to_trading_date(time)
             points.append(ChartPoint(day=day, close=adjuster.price(day, close), volume=volume))
     return PriceSeries(

@@ -147,11 +147,15 @@ def iter_bars(
 
 
 def _quantize(value: Any, quantum: Decimal) -> Decimal | None:
+    """A stored number at ``quantum``; None for none and for a non-finite one (NaN stored by
+    an earlier version, which validated nothing): served as null, never a 500."""
     if value is None:
         return None
     if not isinstance(value, Decimal):
         # SQLite hands back numbers as int/float; str() gives the shortest exact text.
         value = Decimal(str(value))
+    if not value.is_finite():
+        return None
     return value.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
@@ -176,7 +180,12 @@ def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], De
     """Rounding (and for qfq/hfq adjusting) of one day's raw prices."""
     if adjuster.adjust == "none":
         return lambda raw: _quantize(raw, adjuster.quantum)
-    return lambda raw: adjuster.price(day, _quantize(raw, STORED_PRICE_QUANTUM))
+
+    def adjusted(raw: Any) -> Decimal | None:
+        value = _quantize(raw, STORED_PRICE_QUANTUM)
+        return None if value is None else adjuster.price(day, value)
+
+    return adjusted
 
 
 # --- Aggregation ----------------------------------------------------------------------------

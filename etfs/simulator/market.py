@@ -64,6 +64,9 @@ class SimConfig:
     hang_seconds: float = 30.0
     drop_rate: float = 0.0  # share whose connection is closed without an answer (an IP ban)
     rps_limit: float = 0.0  # requests per second above which the answer is 429 + Retry-After
+    # Poisoned answers (``etfs.simulator.poison``): names of the lies to tell, and about whom.
+    poison: tuple[str, ...] = ()
+    poison_symbol: str = ""  # "" = the first listed ETF quoted on the snapshot day
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Tests, ``make demo`` and the benchmarks point the ``*_URL`` settings here. The switches in
 ``SimConfig`` (latency, failures, garbage, hangs, dropped connections, a requests-per-second
-limit) are read on every request, so a test can make a running host turn hostile.
+limit, poisoned answers — ``etfs.simulator.poison``) are read on every request, so a test
+can make a running host turn hostile.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from etfs.simulator.formats import render_kline, render_list, render_tencent
 from etfs.simulator.market import SimConfig, SimMarket
+from etfs.simulator.poison import poison_kline, poison_list
 
 logger = logging.getLogger(__name__)
 
@@ -242,12 +244,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, HTML_ERROR.format(status=status, text="Bad Gateway"), "text/html")
         if outcome == "hang":
             sim._wait(sim.config.hang_seconds)
+        poisons = tuple(sim.config.poison)
         if path == LIST_PATH:
             body = render_list(sim.market, query)
+            if poisons:
+                body = poison_list(sim.market, poisons, sim.config.poison_symbol, query, body)
         elif path == KLINE_PATH:
             if query.get("klt", "101") != "101":
                 return self._send(400, "the simulator serves daily bars only (klt=101)", "text/plain")
             body = render_kline(sim.market, query)
+            if poisons:
+                body = poison_kline(sim.market, poisons, sim.config.poison_symbol, query, body)
         elif path in TENCENT_PATHS:
             body = render_tencent(sim.market, query)
         else:

@@ -20,7 +20,8 @@ DATE_FORMAT = ["%Y-%m-%d"]
 
 
 def _price_field() -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=14, decimal_places=3, coerce_to_string=False)
+    # Null only for a row stored invalid by an earlier version (NaN), never for a synced one.
+    return serializers.DecimalField(max_digits=14, decimal_places=3, coerce_to_string=False, allow_null=True)
 
 
 class BarSerializer(serializers.Serializer):

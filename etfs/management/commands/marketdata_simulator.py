@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import threading
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from etfs.simulator.market import SimConfig
+from etfs.simulator.poison import POISONS, check_poisons
 from etfs.simulator.server import Simulator
+
+
+def _poisons(value: str) -> tuple[str, ...]:
+    try:
+        return check_poisons([name.strip() for name in value.split(",") if name.strip()])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def wait_for_interrupt() -> None:
@@ -34,6 +43,13 @@ class Command(BaseCommand):
         parser.add_argument("--hang-seconds", type=float, default=30.0)
         parser.add_argument("--drop-rate", type=float, default=0.0, help="share of connections closed unanswered")
         parser.add_argument("--rps-limit", type=float, default=0.0, help="requests/s before 429 (0 = none)")
+        parser.add_argument(
+            "--poison",
+            type=_poisons,
+            default=(),
+            help=f"comma list of lies to tell (etfs/simulator/poison.py): {', '.join(POISONS)}",
+        )
+        parser.add_argument("--poison-symbol", default="", help="the poisoned instrument (default: the first ETF)")
 
     def handle(self, *args, **options) -> None:
         config = SimConfig(
@@ -48,6 +64,8 @@ class Command(BaseCommand):
             hang_seconds=options["hang_seconds"],
             drop_rate=options["drop_rate"],
             rps_limit=options["rps_limit"],
+            poison=options["poison"],
+            poison_symbol=options["poison_symbol"],
         )
         if options["today"] is not None:
             config.today = options["today"]
