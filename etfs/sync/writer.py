@@ -166,7 +166,9 @@ class BarWriter:
         table = connection.ops.quote_name(DailyBar._meta.db_table)
         ids = instrument_ids if instrument_ids is not None else {instrument_id for instrument_id, _ in materialise()}
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
+            # The raw cursor's errors are psycopg2's: wrap them, so a duplicate (UniqueViolation)
+            # is the IntegrityError caught here, not an exception that stops the run.
+            with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
                 self.claim_instruments(ids)
                 cursor.cursor.copy_expert(
                     f"COPY {table} ({self._columns()}) FROM STDIN",

@@ -168,3 +168,17 @@ def test_insert_new_writes_plain_copy_text_without_making_records():
         123456700,
         Decimal("430123456.00"),
     )
+
+
+def test_insert_new_of_a_bar_already_stored_merges_instead_of_failing():
+    """COPY raises psycopg2's UniqueViolation through the raw cursor: it must take the merge path."""
+    instrument = InstrumentFactory()
+    day = dt.date(2024, 1, 2)
+    BarWriter().upsert([(instrument.pk, bar(day))])
+
+    counts = BarWriter().insert_new(
+        [(instrument.pk, bar(day, close="3.490")), (instrument.pk, bar(dt.date(2024, 1, 3)))]
+    )
+
+    assert counts == WriteCounts(inserted=1, updated=1)
+    assert DailyBar.objects.count() == 2
