@@ -237,7 +237,12 @@ class Screened:
 
 def screen_moves(bars: Iterable[BarRecord], rules: BarRules, *, from_listing: bool = False) -> Screened:
     """Hold back every day whose move ``move_problem`` rejects; compare each with the last kept
-    bar. ``from_listing``: the series starts at the listing, whose first days trade unlimited."""
+    bar. ``from_listing``: the series starts at the listing, whose first days trade unlimited.
+
+    Without a provider reference (``prev_close`` None) a jump that lasts is kept: the quotes
+    cannot tell a split from an error there, and holding it would hold every later day too.
+    """
+    bars = list(bars)
     kept: list[BarRecord] = []
     held: list[tuple[BarRecord, str]] = []
     for index, bar in enumerate(bars):
@@ -246,7 +251,14 @@ def screen_moves(bars: Iterable[BarRecord], rules: BarRules, *, from_listing: bo
         ):
             kept.append(bar)
             continue
-        problem = move_problem(bar, kept[-1].close if kept else None, rules)
+        previous_close = kept[-1].close if kept else None
+        problem = move_problem(bar, previous_close, rules)
+        if problem is not None and bar.prev_close is None:
+            # No provider reference (Tencent): a lasting level change may be a split the quotes
+            # cannot show; only a spike, which the next bar takes back, is held.
+            following = bars[index + 1] if index + 1 < len(bars) else None
+            if following is None or move_problem(following, previous_close, rules) is not None:
+                problem = None
         if problem is None:
             kept.append(bar)
         else:
