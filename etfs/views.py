@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from etfs.calendar import last_final_trading_day, trading_days
 from etfs.models import Instrument, SyncRun
-from prices.models import DailyBar, time_to_trading_date
+from prices.models import DailyBar, QuarantinedBar, time_to_trading_date
 
 GAPS_SHOWN = 20
+HELD_SHOWN = 20
 GAPS_CACHE_SECONDS = 600
 
 
@@ -69,6 +70,8 @@ class LandingSummary:
     syncs: list[KindSync] = field(default_factory=list)
     gaps: list[InstrumentGap] = field(default_factory=list)
     instruments_with_gaps: int = 0
+    held: list[QuarantinedBar] = field(default_factory=list)  # the newest pending, for the page
+    held_count: int = 0
 
     @property
     def is_fresh(self) -> bool:
@@ -161,7 +164,14 @@ def build_landing_summary(now: dt.datetime) -> LandingSummary:
         summary.trading_days_behind = len(trading_days(later, summary.expected_bar_date))
     summary.syncs = sync_overview()
     summary.gaps, summary.instruments_with_gaps = cached_gaps(summary.latest_bar_date)
+    summary.held, summary.held_count = held_bars()
     return summary
+
+
+def held_bars(limit: int = HELD_SHOWN) -> tuple[list[QuarantinedBar], int]:
+    """The newest bars held for a curator (stored and provider values) and how many wait."""
+    pending = QuarantinedBar.objects.filter(status=QuarantinedBar.Status.PENDING)
+    return list(pending.select_related("instrument").order_by("-created_at")[:limit]), pending.count()
 
 
 def landing(request: HttpRequest) -> HttpResponse:

@@ -11,14 +11,17 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from etfs.symbols import parse_symbol
-from prices.models import CorporateAction, DailyBar
+from etfs.sync import quarantine
+from prices.models import BarRevision, CorporateAction, DailyBar, QuarantinedBar
 
 
 class CappedCountPaginator(Paginator):
@@ -162,3 +165,88 @@ class CorporateActionAdmin(admin.ModelAdmin):
         """A row written in the admin is the curator's word: mark it ``manual``."""
         obj.source = CorporateAction.Source.MANUAL
         super().save_model(request, obj, form, change)
+
+
+def _values_table(old: dict | None, new: dict | None) -> str:
+    """Old and new values side by side, changed ones marked (the curator's whole decision)."""
+    rows = []
+    for name in ("open", "high", "low", "close", "volume", "amount"):
+        before = "—" if old is None else old.get(name)
+        after = "—" if new is None else new.get(name)
+        mark = ' style="font-weight:bold;color:#b00"' if before != after else ""
+        rows.append(format_html("<tr{}><th>{}</th><td>{}</td><td>{}</td></tr>", mark_safe(mark), name, before, after))
+    return format_html(
+        '<table class="quarantine-values"><tr><th></th><th>stored</th><th>provider</th></tr>{}</table>',
+        mark_safe("".join(rows)),
+    )
+
+
+@admin.register(QuarantinedBar)
+class QuarantinedBarAdmin(admin.ModelAdmin):
+    """Bars the sync held back: the stored values beside the provider's, and the curator's
+    two answers. Accepting writes the provider's values (and logs a revision); rejecting keeps
+    the stored bar, and the sync does not hold the same values again."""
+
+    list_display = ("instrument", "day", "kind", "status", "values", "reason", "created_at")
+    list_select_related = ("instrument",)
+    list_filter = ("status", "kind")
+    search_fields = ("instrument__symbol", "instrument__name")
+    ordering = ("-created_at",)
+    readonly_fields = (
+        "instrument",
+        "day",
+        "kind",
+        "status",
+        "reason",
+        "values",
+        "sync_run",
+        "created_at",
+        "decided_at",
+        "decided_by",
+    )
+    fields = readonly_fields
+    actions = ("accept_selected", "reject_selected")
+
+    @admin.display(description="stored → provider")
+    def values(self, obj: QuarantinedBar) -> str:
+        return _values_table(obj.old, obj.new)
+
+    @admin.action(description="Accept: write the provider's values", permissions=["change"])
+    def accept_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        pending = list(queryset.filter(status=QuarantinedBar.Status.PENDING))
+        for held in pending:
+            quarantine.accept(held, request.user.get_username())
+        self.message_user(request, f"Accepted {len(pending)} held bar(s); their values are stored.", messages.SUCCESS)
+
+    @admin.action(description="Reject: keep the stored bar", permissions=["change"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        pending = list(queryset.filter(status=QuarantinedBar.Status.PENDING))
+        for held in pending:
+            quarantine.reject(held, request.user.get_username())
+        self.message_user(request, f"Rejected {len(pending)} held bar(s); the stored bars stay.", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the sync holds bars; curators decide
+
+
+@admin.register(BarRevision)
+class BarRevisionAdmin(admin.ModelAdmin):
+    """Every change to a stored bar: provider revisions small enough to apply, accepted holds."""
+
+    list_display = ("instrument", "day", "values", "reason", "sync_run", "created_at")
+    list_select_related = ("instrument",)
+    search_fields = ("instrument__symbol", "instrument__name")
+    ordering = ("-created_at",)
+
+    @admin.display(description="old → new")
+    def values(self, obj: BarRevision) -> str:
+        return _values_table(obj.old, obj.new)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BarRevision | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: BarRevision | None = None) -> bool:
+        return False

@@ -145,10 +145,10 @@ def validate_bars(bars: Sequence[BarRecord], rules: BarRules) -> None:
     for bar in bars:
         problem = bar_problem(bar, rules)
         if problem is not None:
-            raise InvalidData(f"{rules.symbol}: {problem}", bar)
+            raise InvalidData(problem, bar)
         if previous is not None and bar.day <= previous:
             what = "the same date twice" if bar.day == previous else "dates out of order"
-            raise InvalidData(f"{rules.symbol}: {what} in one answer", bar)
+            raise InvalidData(f"{what} in one answer", bar)
         previous = bar.day
 
 
@@ -160,7 +160,7 @@ def validate_plain(bars: PlainBars, rules: BarRules) -> None:
         for day in {bars.rows[0][0], bars.rows[-1][0]}:
             problem = day_problem(dt.date.fromisoformat(day), rules)
             if problem is not None:
-                raise InvalidData(f"{rules.symbol}: {problem}", bars.rows[0 if day == bars.rows[0][0] else -1])
+                raise InvalidData(problem, bars.rows[0 if day == bars.rows[0][0] else -1])
 
 
 def listing_problem(record: ListingRecord, kind: InstrumentKind) -> str | None:
@@ -262,5 +262,5 @@ def screen_moves(bars: Iterable[BarRecord], rules: BarRules, *, from_listing: bo
         if problem is None:
             kept.append(bar)
         else:
-            held.append((bar, f"{rules.symbol}: {problem}"))
+            held.append((bar, problem))
     return Screened(kept, held)
