@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -193,7 +194,7 @@ class InstrumentAdmin(admin.ModelAdmin):
             "chart_series": series,
             "chart_ranges": [(key, link(range=key), key == range_key) for key in RANGES],
             "chart_adjusts": [(key, link(adjust=key), key == adjust) for key in ADJUSTS],
-            "recent_bars": list(recent),
+            "recent_bars": [_shown(bar) for bar in recent],
             "api_links": [("instrument", api_root), ("daily bars", f"{api_root}bars/")],
         }
 
@@ -359,3 +360,13 @@ def format_duration(seconds: float) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def _shown(bar: DailyBar) -> DailyBar:
+    """A bar for a template: a non-finite number (NaN stored by an earlier version) as text,
+    which Django's number formatting cannot take."""
+    for name in ("open", "high", "low", "close", "amount"):
+        value = getattr(bar, name)
+        if isinstance(value, Decimal) and not value.is_finite():
+            setattr(bar, name, str(value))
+    return bar

@@ -119,7 +119,7 @@ def _parse_date(value: str | None) -> dt.date | None:
 class DailyBarAdmin(admin.ModelAdmin):
     """Read-only browsing of raw (unadjusted) daily bars by instrument and date range."""
 
-    list_display = ("instrument_symbol", "trading_date", "open", "high", "low", "close", "volume", "amount")
+    list_display = ("instrument_symbol", "trading_date", "open_", "high_", "low_", "close_", "volume", "amount_")
     list_select_related = ("instrument",)
     list_filter = (InstrumentSymbolFilter, TradingDateFilter)
     raw_id_fields = ("instrument",)
@@ -137,6 +137,27 @@ class DailyBarAdmin(admin.ModelAdmin):
     @admin.display(description="date", ordering="time")
     def trading_date(self, obj: DailyBar) -> dt.date:
         return obj.trading_date
+
+    # The stored decimal text: Django's number formatting fails on a NaN an earlier version stored.
+    @admin.display(description="open")
+    def open_(self, obj: DailyBar) -> str:
+        return str(obj.open)
+
+    @admin.display(description="high")
+    def high_(self, obj: DailyBar) -> str:
+        return str(obj.high)
+
+    @admin.display(description="low")
+    def low_(self, obj: DailyBar) -> str:
+        return str(obj.low)
+
+    @admin.display(description="close")
+    def close_(self, obj: DailyBar) -> str:
+        return str(obj.close)
+
+    @admin.display(description="amount")
+    def amount_(self, obj: DailyBar) -> str:
+        return "-" if obj.amount is None else str(obj.amount)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bars come from the sync only

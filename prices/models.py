@@ -212,8 +212,8 @@ class BarRevision(models.Model):
 
     instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="bar_revisions")
     day = models.DateField()
-    old = models.JSONField(null=True, blank=True)
-    new = models.JSONField()
+    old = models.JSONField(null=True, blank=True, help_text="null: no bar was stored")
+    new = models.JSONField(null=True, blank=True, help_text="null: the stored bar was removed")
     reason = models.CharField(max_length=200, blank=True)
     sync_run = models.ForeignKey("etfs.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -181,22 +181,24 @@ def _stored(instrument_id: int, days: list[dt.date]) -> dict[dt.date, dict]:
 
 
 def accept(held: QuarantinedBar, user: str) -> None:
-    """Write the held values (logging the change), or for a stored invalid row with nothing
-    new, leave it removed; the decision is recorded."""
+    """Write the held values, or for an invalid stored row (nothing new) remove it; the
+    change is logged with old and new values and the decision recorded."""
     with transaction.atomic():
         held = QuarantinedBar.objects.select_for_update().get(pk=held.pk)
         if held.status != QuarantinedBar.Status.PENDING:
             return
+        old = _stored(held.instrument_id, [held.day]).get(held.day)
         if held.new is not None:
-            old = _stored(held.instrument_id, [held.day]).get(held.day)
             BarWriter().upsert([(held.instrument_id, record_from_values(held.day, held.new))])
-            BarRevision.objects.create(
-                instrument_id=held.instrument_id,
-                day=held.day,
-                old=old,
-                new=held.new,
-                reason=f"accepted by {user} from quarantine #{held.pk}",
-            )
+        else:  # an invalid stored row: accepting removes it
+            DailyBar.objects.filter(instrument_id=held.instrument_id, time=trading_date_to_time(held.day)).delete()
+        BarRevision.objects.create(
+            instrument_id=held.instrument_id,
+            day=held.day,
+            old=old,
+            new=held.new,
+            reason=f"accepted by {user} from quarantine #{held.pk}",
+        )
         _decide(held, QuarantinedBar.Status.ACCEPTED, user)
 
 
