@@ -5,6 +5,7 @@ import io
 import pytest
 import requests
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from etfs.management.commands import marketdata_simulator
 
@@ -41,3 +42,25 @@ def test_command_stops_serving_on_interrupt(served):
 
     with pytest.raises(requests.ConnectionError):
         requests.get(served["url"], params={"secid": "1.510300"}, timeout=5)
+
+
+def test_command_serves_poisoned_answers(monkeypatch):
+    seen: dict = {"out": io.StringIO()}
+
+    def one_request_then_interrupt() -> None:
+        lines = seen["out"].getvalue().splitlines()
+        url = next(line.split("=", 1)[1] for line in lines if line.startswith("export EASTMONEY_LIST_URL="))
+        seen["total"] = requests.get(url, params={"fs": "b:MK0021", "pn": 1}, timeout=5).json()["data"]["total"]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(marketdata_simulator, "wait_for_interrupt", one_request_then_interrupt)
+    args = ["--port", "0", "--etfs", "2", "--stocks", "0", "--years", "1", "--poison", "million-rows"]
+
+    call_command("marketdata_simulator", *args, stdout=seen["out"])
+
+    assert seen["total"] == 1_000_000
+
+
+def test_command_refuses_an_unknown_poison():
+    with pytest.raises(CommandError, match="unknown poison arsenic"):
+        call_command("marketdata_simulator", "--poison", "arsenic", stdout=io.StringIO())
