@@ -11,6 +11,7 @@ network switches; ``marketdata_simulator --poison NAME,…``):
 | ``negative-low-quote`` | its quote with low −1 |
 | ``inverted-quote`` | its quote with high below low |
 | ``nan-quote`` | its quote's prices as ``"NaN"`` |
+| ``thousandfold-quote`` | its quote at 1000× the price (previous close true) |
 | ``nan-history`` | ``NaN`` prices in one row of its history |
 | ``duplicate-day`` | one row of its history twice |
 | ``negative-close`` | one history row with negative open and close, low still positive |
@@ -34,7 +35,7 @@ from typing import Any
 
 from etfs.simulator.market import SimMarket
 
-QUOTE_POISONS = ("zero-quote", "negative-low-quote", "inverted-quote", "nan-quote")
+QUOTE_POISONS = ("zero-quote", "negative-low-quote", "inverted-quote", "nan-quote", "thousandfold-quote")
 HISTORY_POISONS = (
     "nan-history",
     "duplicate-day",
@@ -137,6 +138,8 @@ def _poison_quote(row: dict[str, Any], active: list[str]) -> None:
         row["f16"] = -1
     if "inverted-quote" in active and isinstance(row.get("f15"), Decimal | int | float):
         row["f15"], row["f16"] = row["f16"], row["f15"] + 1
+    if "thousandfold-quote" in active:
+        row.update({key: row[key] * 1000 for key in ("f2", "f15", "f16", "f17") if isinstance(row.get(key), Decimal)})
     if "nan-quote" in active:
         row.update({"f2": "NaN", "f15": "NaN", "f16": "NaN", "f17": "NaN"})
 

@@ -135,6 +135,23 @@ def test_bad_snapshot_quote_skips_that_etf_and_stores_the_day_for_every_other(si
     assert_api_answers(client, bad)
 
 
+def test_thousandfold_snapshot_quote_is_held_and_the_day_stored_for_every_other(sim, client):
+    sim.set_today(previous_trading_day(TODAY))
+    assert sync_command(sim) is None
+    sim.set_today(TODAY)
+    bad = poison(sim, "thousandfold-quote")
+
+    error = sync_command(sim)
+
+    assert_fails_naming(error, bad)
+    held = QuarantinedBar.objects.get()
+    assert (held.instrument.symbol, held.day, held.kind, held.old) == (bad, TODAY, "move", None)
+    assert held.new["close"] == str(truth(sim, bad)[-1][4] * 1000)
+    assert stored(bad) == truth(sim, bad)[:-1]
+    assert_clean_instruments_equal_the_truth(sim, bad)
+    assert_api_answers(client, bad)
+
+
 # --- the history ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "reason"),
