@@ -31,7 +31,14 @@ from etfs.symbols import parse_symbol
 from etfs.sync.actions import derive_action, needs_provider_series, record_actions, refine_actions
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
-from etfs.sync.validation import BarRules, Screened, screen_moves, validate_bars, validate_plain
+from etfs.sync.validation import (
+    UNLIMITED_FIRST_BARS,
+    BarRules,
+    Screened,
+    screen_moves,
+    validate_bars,
+    validate_plain,
+)
 from etfs.sync.writer import BarWriter, WriteCounts, copy_text, plain_copy_text
 from prices.adjustments import Action
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
@@ -252,7 +259,7 @@ def fetch_history(
             if rules is not None:
                 validate_plain(answer, rules)
             pairs = [list(pair) for pair in answer.ex_pairs]
-            if rules is None or not any(_screened(pair, rules, job).held for pair in pairs):
+            if rules is None or not _suspicious_pairs(pairs, rules, answer, job):
                 actions = [a for pair in pairs for a in series_actions(pair, job.decimals)]
                 if not needs_provider_series(actions, job.decimals):
                     return Fetched(job, answer, actions, plain_copy_text(job.instrument_id, answer.rows))
@@ -301,6 +308,13 @@ def _screened(bars: list[BarRecord], rules: BarRules | None, job: HistoryJob) ->
     if rules is None:
         return Screened(bars, [])
     return screen_moves(bars, rules, from_listing=job.start is None and job.new)
+
+
+def _suspicious_pairs(pairs: list[list[BarRecord]], rules: BarRules, answer: PlainBars, job: HistoryJob) -> bool:
+    """Whether a candidate pair of the bulk-loading lane fails the move check (then the whole
+    answer takes the exact path, which holds the day); a listing's first sessions are free."""
+    free = {row[0] for row in answer.rows[:UNLIMITED_FIRST_BARS]} if job.start is None else set()
+    return any(screen_moves(pair, rules).held for pair in pairs if pair[-1].day.isoformat() not in free)
 
 
 def _actions(screened: Screened, decimals: int) -> list[Action]:

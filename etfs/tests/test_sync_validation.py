@@ -250,3 +250,63 @@ def test_plain_lane_parses_a_big_move_exactly_for_the_limit_check():
     answer = parse_kline_plain(json.dumps(payload), Symbol("000157", "SZ"))
 
     assert dt.date.fromisoformat(fields[0]) in [bar.day for _, bar in answer.ex_pairs]
+
+
+# --- the bulk-loading lane in fetch_history -------------------------------------------------------
+class PlainAnswer:
+    """A provider answering one recorded kline text on both lanes (no network)."""
+
+    name = "recorded"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def fetch_plain_daily_bars(self, symbol, start=None, end=None):
+        return parse_kline_plain(self.text, symbol, start, end)
+
+    def fetch_daily_bars(self, symbol, start=None, end=None, adjust="none"):
+        return parse_kline(self.text, symbol, adjust)
+
+
+def first_ten_rows() -> str:
+    """The recorded 000157 answer cut to its contiguous first ten rows (2018-01)."""
+    payload = json.loads((FIXTURES / "eastmoney_kline_000157_fqt0_excerpt.json").read_text())
+    payload["data"]["klines"] = payload["data"]["klines"][:10]
+    return json.dumps(payload)
+
+
+def thousandfold(text: str, index: int) -> tuple[str, dt.date]:
+    """Row ``index`` at 1000× its prices, its reference previous close kept true."""
+    payload = json.loads(text)
+    fields = payload["data"]["klines"][index].split(",")
+    close = Decimal(fields[2])
+    reference = close - Decimal(fields[9])
+    fields[1:5] = [str(Decimal(v) * 1000) for v in fields[1:5]]
+    fields[9] = str(close * 1000 - reference)
+    payload["data"]["klines"][index] = ",".join(fields)
+    return json.dumps(payload), dt.date.fromisoformat(fields[0])
+
+
+def test_backfill_lane_sends_a_day_beyond_the_limit_to_the_exact_path_which_holds_it():
+    from etfs.sync.bars import HistoryJob, fetch_history
+
+    text, poisoned = thousandfold(first_ten_rows(), 9)  # the last: no later row tells on it
+    job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
+    rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
+
+    fetched = fetch_history(PlainAnswer(text), job, True, rules)
+
+    assert not isinstance(fetched.bars, PlainBars)
+    assert [bar.day for bar, _ in fetched.held] == [poisoned]
+    assert poisoned not in {bar.day for bar in fetched.bars}
+    assert fetched.copy_text is not None and poisoned.isoformat() not in fetched.copy_text
+
+
+def test_backfill_lane_keeps_a_clean_answer_plain():
+    from etfs.sync.bars import HistoryJob, fetch_history
+
+    text = first_ten_rows()
+    job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
+    rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
+
+    assert isinstance(fetch_history(PlainAnswer(text), job, True, rules).bars, PlainBars)
