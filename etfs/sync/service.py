@@ -214,6 +214,7 @@ class _SyncJob:
         self.progress = progress
         self.final_day = last_final_trading_day(now)
         self.plan: PricePlan | None = None
+        self.quarantine: Quarantine | None = None
         # Instruments whose list row or quote failed validation: skipped this run (recorded).
         self.rejected: set[str] = set()
 
@@ -358,7 +359,7 @@ class _SyncJob:
         )
         writer = BarWriter(settings.SYNC["BATCH_SIZE"])
         rules = self.bar_rules(instruments)
-        quarantine = Quarantine(
+        quarantine = self.quarantine = Quarantine(
             self.recorder, {i.pk: i.symbol for i in instruments}, {i.pk: i.price_decimals for i in instruments}
         )
         self.recorder.add(instruments_synced=len(plan.current))
@@ -431,6 +432,11 @@ class _SyncJob:
             bars,
             f"requests {run.requests}, retries {run.retries}",
         ]
+        if self.quarantine is not None and (self.quarantine.held or self.quarantine.revised):
+            lines.append(
+                f"held for a curator {self.quarantine.held} (quarantine admin), "
+                f"small revisions applied and logged {self.quarantine.revised}"
+            )
         if self.plan is not None:
             lines.append(
                 f"paths: {len(self.plan.snapshot)} snapshot, {len(self.plan.history)} history"

@@ -251,3 +251,4 @@ def test_provider_correcting_a_volume_is_applied_and_logged(sim):
     revision = BarRevision.objects.get()
     assert (revision.day, revision.old["volume"], revision.new["volume"]) == (bar.day, bar.volume, bar.volume + 500)
     assert revision.sync_run_id == run.pk
+    assert "small revisions applied and logged 1" in run.message
