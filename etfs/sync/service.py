@@ -265,6 +265,7 @@ class _SyncJob:
         quotes that cannot be true: those instruments are skipped this run, never deactivated."""
         kind = InstrumentKind.ETF if self.kind == SyncRun.Kind.ETFS else InstrumentKind.STOCK
         today = self.now.astimezone(SHANGHAI).date()
+        wanted = {s.canonical for s in self.symbols} if self.symbols else None
         screened = {}
         for symbol, record in listings.items():
             problem = listing_problem(record, kind)
@@ -276,7 +277,8 @@ class _SyncJob:
                     record = dataclasses.replace(record, quote=None)
             if problem is not None:
                 self.rejected.add(symbol)
-                self.recorder.error(symbol, f"list row rejected: {problem}; raw: {record.raw!r:.300}")
+                if wanted is None or symbol in wanted:  # a run for some symbols reports only those
+                    self.recorder.error(symbol, f"list row rejected: {problem}; raw: {record.raw!r:.300}")
             screened[symbol] = record
         return screened
 

@@ -232,6 +232,16 @@ def test_junk_list_codes_are_rejected_and_create_no_instrument(sim):
     assert_clean_instruments_equal_the_truth(sim, "")
 
 
+def test_junk_list_rows_do_not_fail_a_run_for_other_symbols(sim):
+    sim.config.poison = ("junk-codes",)
+    symbol = target(sim)
+
+    run = run_sync("etfs", symbols=[symbol], now=dt.datetime.combine(TODAY, dt.time(16, 0), tzinfo=SHANGHAI))
+
+    assert (run.status, run.errors) == (SyncRun.Status.SUCCESS, [])
+    assert stored(symbol) == truth(sim, symbol)
+
+
 def test_overlong_name_skips_that_etf_without_deactivating_it(sim):
     sync_command(sim)
     bad = poison(sim, "long-name")
