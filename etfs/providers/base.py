@@ -118,6 +118,7 @@ class ListingRecord:
     decimals: int = 3
     updated_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None  # why the row's quote could not be read (the sync skips the instrument)
 
 
 @dataclass

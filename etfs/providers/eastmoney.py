@@ -61,13 +61,21 @@ def _value(raw: Any) -> Decimal | None:
 
 
 def _price(raw: Any, decimals: int) -> Decimal | None:
+    """A price at the host's places; a non-finite one (NaN, Infinity) as it is, for the
+    sync's validation to name (quantizing Infinity would raise)."""
     value = _value(raw)
-    return None if value is None else value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if value is None or not value.is_finite():
+        return value
+    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
-def _lots_to_shares(raw: Any) -> int | None:
+def _lots_to_shares(raw: Any) -> int | Decimal | None:
+    """Lots as shares; anything not a whole number stays a ``Decimal`` for validation to name."""
     value = _value(raw)
-    return None if value is None else int(value * LOT)
+    if value is None:
+        return None
+    shares = value * LOT
+    return int(shares) if shares.is_finite() and shares == shares.to_integral_value() else shares
 
 
 def symbol_from_market(code: str, market: Any) -> Symbol:
@@ -114,19 +122,25 @@ def parse_list_row(row: dict[str, Any], kind: InstrumentKind) -> ListingRecord:
     symbol = symbol_from_market(code, row.get("f13"))
     is_etf = kind == InstrumentKind.ETF
     default_decimals = 3 if is_etf else 2
-    decimals_raw = _value(row.get("f1"))
-    decimals = int(decimals_raw) if decimals_raw is not None else default_decimals
-    updated_at = None
-    if (stamp := _value(row.get("f124"))) is not None and stamp > 0:
-        updated_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    decimals, updated_at, quote, problem = default_decimals, None, None, None
+    try:  # a row's numbers may be anything a broken host sends: a bad one fails this row only
+        decimals_raw = _value(row.get("f1"))
+        if decimals_raw is not None:
+            decimals = int(decimals_raw)
+        if (stamp := _value(row.get("f124"))) is not None and stamp.is_finite() and stamp > 0:
+            updated_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+        quote = _list_quote(row, decimals, updated_at)
+    except (BadPayload, ArithmeticError, ValueError, OverflowError) as exc:
+        problem = f"unparseable quote ({type(exc).__name__}: {exc})"
     return ListingRecord(
         symbol=symbol,
         name=str(row.get("f14") or "").strip(),
         is_etf=is_etf,
         asset_type="etf" if is_etf else classify_code(code, symbol.exchange),
-        quote=_list_quote(row, decimals, updated_at),
+        quote=quote,
         decimals=decimals,
         updated_at=updated_at,
+        problem=problem,
         raw={key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()},
     )
 
@@ -157,10 +171,10 @@ def _list_quote(row: dict[str, Any], decimals: int, updated_at: dt.datetime | No
 def _list_day(raw: Any, updated_at: dt.datetime | None) -> dt.date | None:
     """``f297`` (YYYYMMDD); failing that, the Shanghai date of the ``f124`` update time."""
     value = _value(raw)
-    if value is not None and value > 0:
+    if value is not None and (not value.is_finite() or value > 0):
         try:
             return dt.datetime.strptime(str(int(value)), "%Y%m%d").date()
-        except ValueError:
+        except (ValueError, OverflowError):
             raise BadPayload(f"bad data date f297={raw!r}") from None
     if updated_at is not None:
         return updated_at.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
@@ -254,16 +268,26 @@ def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) ->
     except InvalidOperation:
         if any(value in ("", NO_VALUE) for value in fields[1:6]):
             return None  # no trade, or no volume: not a bar
-        raise BadPayload(f"not a number in kline row {line!r:.120}") from None
+        # Text that is no number fails the answer; Infinity (which cannot be quantized) stays
+        # as it is, for the sync's validation to name the row and skip the instrument.
+        values = [_wire_decimal(value) for value in fields[1:6]]
+        open_, close, high, low = (v.quantize(quantum, ROUND_HALF_UP) if v.is_finite() else v for v in values[:4])
+        lots = values[4]
     change = _wire_decimal(fields[9])
-    prev_close = None if change is None else (close - change).quantize(close)
+    if change is None:
+        prev_close = None
+    elif close.is_finite() and change.is_finite():
+        prev_close = (close - change).quantize(close)
+    else:
+        prev_close = close - change  # non-finite: validation names it
+    shares = lots * LOT
     return BarRecord(
         day=day,
         open=open_,
         high=high,
         low=low,
         close=close,
-        volume=int(lots * LOT),
+        volume=int(shares) if shares.is_finite() else shares,
         amount=_wire_decimal(fields[6]),  # None ("-") is kept as an unknown turnover
         prev_close=prev_close,
         amplitude_pct=_wire_decimal(fields[7]),

@@ -268,7 +268,7 @@ class _SyncJob:
         wanted = {s.canonical for s in self.symbols} if self.symbols else None
         screened = {}
         for symbol, record in listings.items():
-            problem = listing_problem(record, kind)
+            problem = listing_problem(record, kind) or record.problem
             if problem is None and record.quote is not None:
                 rules = BarRules(symbol, record.decimals, price_limit(record.symbol, record.is_etf), today)
                 problem = bar_problem(record.quote, rules)

@@ -310,3 +310,38 @@ def test_backfill_lane_keeps_a_clean_answer_plain():
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
 
     assert isinstance(fetch_history(PlainAnswer(text), job, True, rules).bars, PlainBars)
+
+
+# --- non-finite numbers from the wire fail their instrument, never the run -------------------------
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("2024-01-02,Infinity,1.000,1.100,0.900,100,100.00,1,1,0.010,1", "open is not a finite number"),
+        ("2024-01-02,NaN,NaN,NaN,NaN,100,100.00,1,1,0.010,1", "open is not a finite number"),
+        ("2024-01-02,1.000,1.000,1.100,0.900,NaN,100.00,1,1,0.010,1", "volume is not a whole"),
+        ("2024-01-02,1.000,1.000,1.100,0.900,100,100.00,1,1,Infinity,1", "reference previous close"),
+    ],
+)
+def test_non_finite_kline_field_reaches_validation(line, problem):
+    from etfs.providers.eastmoney import parse_kline_row
+
+    assert problem in bar_problem(parse_kline_row(line, 3), RULES)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"f2": "Infinity"}, "close is not a finite number"),
+        ({"f5": "NaN"}, "volume is not a whole"),
+        ({"f297": "NaN"}, "unparseable quote"),
+        ({"f1": "NaN"}, "unparseable quote"),
+    ],
+)
+def test_non_finite_list_field_fails_only_its_row(fields, problem):
+    from etfs.providers.eastmoney import parse_list_row
+
+    row = {"f12": "510300", "f13": 1, "f14": "沪深300ETF", "f2": 1, "f15": 1, "f16": 1, "f17": 1, "f5": 1, "f6": 1}
+    record = parse_list_row({**row, "f297": 20240603, **fields}, InstrumentKind.ETF)
+
+    found = record.problem or bar_problem(record.quote, RULES)
+    assert problem in found
