@@ -8,31 +8,22 @@ stopped: circuit breaker open, list unusable, interrupted) or ``skipped`` (anoth
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from etfs.calendar import SHANGHAI, last_final_trading_day, next_trading_day
+from etfs.calendar import SHANGHAI, last_final_trading_day
 from etfs.models import Instrument, SyncRun
-from etfs.providers.base import BarRecord, InstrumentKind, ListingRecord, MarketDataProvider
+from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder, claim_run
-from etfs.sync.validation import (
-    UNLIMITED_FIRST_BARS,
-    BarRules,
-    bar_problem,
-    listing_problem,
-    price_limit,
-    screen_moves,
-)
+from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
 from etfs.sync.writer import BarWriter
 
 logger = logging.getLogger(__name__)
@@ -236,11 +227,14 @@ class _SyncJob:
         if self.progress:
             self.progress("list", 0, 1)
         try:
-            listings = self.screen_listings(fetch_listing(self.provider, self.kind))
+            today = self.now.astimezone(SHANGHAI).date()
+            listings, self.rejected = screen_listings(
+                fetch_listing(self.provider, self.kind), self.kind, today, self.recorder, self.symbols
+            )
             changes = apply_listing(
                 self.kind,
                 {s: r for s, r in listings.items() if s not in self.rejected},
-                today=self.now.astimezone(SHANGHAI).date(),
+                today=today,
                 symbols=self.symbols,
                 dry_run=self.dry_run,
                 present=self.rejected,
@@ -259,55 +253,6 @@ class _SyncJob:
         if self.progress:
             self.progress("list", 1, 1)
         return listings
-
-    def screen_listings(self, listings: dict[str, ListingRecord]) -> dict[str, ListingRecord]:
-        """Record and set aside list rows off the rules (``validation.listing_problem``) and
-        quotes that cannot be true: those instruments are skipped this run, never deactivated."""
-        kind = InstrumentKind.ETF if self.kind == SyncRun.Kind.ETFS else InstrumentKind.STOCK
-        today = self.now.astimezone(SHANGHAI).date()
-        wanted = {s.canonical for s in self.symbols} if self.symbols else None
-        screened = {}
-        for symbol, record in listings.items():
-            problem = listing_problem(record, kind) or record.problem
-            if problem is None and record.quote is not None:
-                rules = BarRules(symbol, record.decimals, price_limit(record.symbol, record.is_etf), today)
-                problem = bar_problem(record.quote, rules)
-                if problem is not None:
-                    problem = f"snapshot quote: {problem}; row: {record.quote}"
-                    record = dataclasses.replace(record, quote=None)
-            if problem is not None:
-                self.rejected.add(symbol)
-                if wanted is None or symbol in wanted:  # a run for some symbols reports only those
-                    self.recorder.error(symbol, f"list row rejected: {problem}; raw: {record.raw!r:.300}")
-            screened[symbol] = record
-        return screened
-
-    def bar_rules(self, instruments: list[Instrument]) -> dict[int, BarRules]:
-        """Each instrument's rules for this run, with its stored corporate actions' days."""
-        from prices.models import CorporateAction
-
-        today = self.now.astimezone(SHANGHAI).date()
-        action_days: dict[int, set[dt.date]] = {}
-        ids = [i.pk for i in instruments if i.pk]
-        for offset in range(0, len(ids), 500):
-            for instrument_id, day in CorporateAction.objects.filter(
-                instrument_id__in=ids[offset : offset + 500]
-            ).values_list("instrument_id", "ex_date"):
-                action_days.setdefault(instrument_id, set()).add(day)
-        return {
-            i.pk: BarRules(
-                i.symbol,
-                i.price_decimals,
-                price_limit(i.parsed_symbol, i.is_etf),
-                today,
-                i.list_date,
-                i.delist_date,
-                frozenset(action_days.get(i.pk, ())),
-                _unlimited_until(i.list_date),
-            )
-            for i in instruments
-            if i.pk
-        }
 
     def selected_instruments(self, listings: dict[str, ListingRecord] | None) -> list[Instrument]:
         queryset = Instrument.objects.of_kind(self.kind)
@@ -360,13 +305,13 @@ class _SyncJob:
             len(plan.current),
         )
         writer = BarWriter(settings.SYNC["BATCH_SIZE"])
-        rules = self.bar_rules(instruments)
+        rules = bar_rules(instruments, self.now.astimezone(SHANGHAI).date())
         quarantine = self.quarantine = Quarantine(
             self.recorder, {i.pk: i.symbol for i in instruments}, {i.pk: i.price_decimals for i in instruments}
         )
         self.recorder.add(instruments_synced=len(plan.current))
         if plan.snapshot:
-            plan.snapshot = self.screen_snapshot(plan.snapshot, rules, quarantine)
+            plan.snapshot = screen_snapshot(plan.snapshot, rules, quarantine, self.recorder, dry_run=self.dry_run)
             write_snapshot(plan.snapshot, writer, self.recorder, dry_run=self.dry_run, quarantine=quarantine)
         done = len(plan.snapshot) + len(plan.current)
         if self.progress:
@@ -382,29 +327,6 @@ class _SyncJob:
                 quarantine=quarantine,
             ).run(plan.history, done_before=done, total=plan.total)
             writer.refresh_statistics(self.run_row.bars_inserted)
-
-    def screen_snapshot(
-        self, items: list[tuple[Instrument, BarRecord]], rules: dict[int, BarRules], quarantine: Quarantine
-    ) -> list[tuple[Instrument, BarRecord]]:
-        """Quotes valid by the list's rules, checked against the instrument's life and its
-        price limit: a day beyond the limit is held for a curator (not written)."""
-        kept = []
-        for instrument, quote in items:
-            rule = rules[instrument.pk]
-            problem = bar_problem(quote, rule)
-            if problem is not None:
-                self.recorder.error(instrument.symbol, f"snapshot quote: {problem}; row: {quote}")
-                continue
-            held = screen_moves([quote], rule).held
-            if held:
-                if not self.dry_run:
-                    with transaction.atomic():
-                        quarantine.hold_moves(instrument.pk, held)
-                else:
-                    self.recorder.error(instrument.symbol, held[0][1])
-                continue
-            kept.append((instrument, quote))
-        return kept
 
     def outcome(self) -> tuple[str, str]:
         run = self.run_row
@@ -457,16 +379,6 @@ def provider_final_day(listings: dict[str, ListingRecord], final_day: dt.date) -
     """
     days = {r.quote.day for r in listings.values() if r.quote is not None and r.quote.day <= final_day}
     return max(days) if days else final_day
-
-
-def _unlimited_until(list_date: dt.date | None) -> dt.date | None:
-    """The last of a new listing's first sessions, which trade without a price limit."""
-    if list_date is None:
-        return None
-    day = list_date
-    for _ in range(UNLIMITED_FIRST_BARS - 1):
-        day = next_trading_day(day)
-    return day
 
 
 def _unsaved(record: ListingRecord) -> Instrument:
