@@ -32,6 +32,22 @@ PY = sys.executable
 TODAY = dt.date(2026, 11, 20)  # a Friday, a trading day; the simulator's "today"
 NEXT_DAY = dt.date(2026, 11, 23)
 LATENCY_S = 0.030  # the simulated host's answer time
+# Ex-days on the daily update's day, so it shows what they cost: 8 distributions, a 1:2 split
+# and an odd share conversion, on ETFs that trade that day (none suspended, delisted or late).
+NEXT_DAY_CASH = ("510300", "159919", "159915", "159928", "588000", "513100", "510050", "159949")
+NEXT_DAY_SPLITS = (("159995", "2"), ("159920", "1.110680861"))
+
+
+def next_day_actions() -> tuple:
+    from decimal import Decimal
+
+    from etfs.simulator.market import ScheduledAction
+
+    cash = (ScheduledAction(code, NEXT_DAY, cash_share=Decimal("0.01")) for code in NEXT_DAY_CASH)
+    splits = (ScheduledAction(code, NEXT_DAY, split_ratio=Decimal(ratio)) for code, ratio in NEXT_DAY_SPLITS)
+    return (*cash, *splits)
+
+
 RPS_LIMIT = 50  # the simulated host answers 429 above this
 
 
@@ -132,7 +148,8 @@ class Bench:
             "etfs_per_s": instruments / wall,
             "bars_per_s": bars / wall,
             "requests": run.get("requests"),
-            "min_requests": instruments + list_pages,
+            # raw history + the qfq series (the evidence of ex-days) per ETF, and the list pages
+            "min_requests": 2 * instruments + list_pages,
             "retries": run.get("retries"),
             "peak_rss_mb": max(peaks),
             "status": run.get("status"),
@@ -183,11 +200,15 @@ class Bench:
         # The same simulator moves to the next trading day (a restarted one would generate
         # another history, which the sync rightly treats as a provider revising everything).
         self.sim.set_today(NEXT_DAY)
+        listed = self.sim.market.listed()
+        ex_days = sum(any(a.ex_date == NEXT_DAY for a in inst.actions) for inst in listed)
         seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
         run = self.last_run()
         self.results["daily_update"] = {
             "wall_s": seconds,
             "requests": run["requests"],
+            "list_pages": -(-len(listed) // 100),
+            "ex_days": ex_days,
             "bars_inserted": run["bars_inserted"],
             "history_path_min_s": self.results["backfill"]["etfs"] / 50,
         }
@@ -362,7 +383,9 @@ def render(results: dict) -> str:
     d = results.get("daily_update")
     if d:
         lines.append(
-            f"| daily update, one new day | {d['wall_s']:.1f} s, {d['requests']} requests, {d['bars_inserted']} bars "
+            f"| daily update, one new day | {d['wall_s']:.1f} s, {d['requests']} requests = "
+            f"{d['list_pages']} list pages + {d['requests'] - d['list_pages']} for {d.get('ex_days', '?')} "
+            f"ex-day(s), {d['bars_inserted']} bars "
             f"(history path needs ≥ {d['history_path_min_s']:.0f} s at 50 req/s) |"
         )
     i = results.get("ingest")
@@ -388,12 +411,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--only", default="backfill,akshare,daily,ingest,api")
+    parser.add_argument("--repeat", type=int, help="backfill runs to take the median of (default 3, quick 1)")
     args = parser.parse_args()
     # One simulated ETF in five is delisted by "today" (see ``etfs.simulator.market``): 1,250
     # simulated give the 1,000 listed ETFs, each of which the backfill fetches.
     args.etfs = 125 if args.quick else 1250
     args.years = 3 if args.quick else 10
-    args.repeat = 1 if args.quick else 3
+    args.repeat = args.repeat or (1 if args.quick else 3)
     # The baseline alone takes minutes per run at full size: one run keeps `make bench` under 20 minutes.
     args.baseline_repeat = 1
     args.workers = 8
@@ -410,11 +434,19 @@ def main() -> int:
     from etfs.simulator.server import run_simulator
 
     config = SimConfig(
-        n_etfs=args.etfs, n_stocks=0, years=args.years, today=TODAY, seed=1, latency=LATENCY_S, rps_limit=RPS_LIMIT
+        n_etfs=args.etfs,
+        n_stocks=0,
+        years=args.years,
+        today=TODAY,
+        seed=1,
+        latency=LATENCY_S,
+        rps_limit=RPS_LIMIT,
+        scheduled=next_day_actions(),
     )
     with postgres_cluster({"shared_buffers": "1GB", "work_mem": "32MB"}) as url, run_simulator(config) as sim:
         for inst in sim.market.instruments():  # generate and render the host's data before timing
-            render_kline(sim.market, {"secid": inst.symbol.secid, "fqt": "0"})
+            for fqt in ("0", "1"):  # raw, and the qfq series the sync reads as ex-day evidence
+                render_kline(sim.market, {"secid": inst.symbol.secid, "fqt": fqt})
         # Millions of immutable simulated bars: keep the collector from walking them mid-run, a
         # pause after which the host would see queued requests arrive as one burst.
         gc.freeze()

@@ -182,6 +182,9 @@ SYNC = {
     "BATCH_SIZE": env_int("SYNC_BATCH_SIZE", 5000),
     # A run whose heartbeat is older than this is considered dead (killed) by the next run.
     "STALE_RUN_SECONDS": env_int("SYNC_STALE_RUN_SECONDS", 900),
+    # Instruments whose qfq/hfq the weekly list sync compares with the provider's (3 requests
+    # each), a different slice every week; 0 turns the rotating audit off.
+    "AUDIT_SAMPLE": env_int("SYNC_AUDIT_SAMPLE", 20),
 }
 
 # --- Caches ---------------------------------------------------------------------------------------

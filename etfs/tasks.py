@@ -16,6 +16,7 @@ from django_q.tasks import async_task
 
 from etfs.calendar import SHANGHAI, is_trading_day
 from etfs.models import SyncRun
+from etfs.providers.errors import ProviderError
 from etfs.symbols import parse_symbols
 from etfs.sync.service import KINDS, run_sync
 
@@ -98,4 +99,28 @@ def scheduled_sync(kind: str, list_only: bool = False, now: dt.datetime | None =
         logger.info("%s", run.message)
         return f"run #{run.pk}: skipped"
     result = run_sync(kind, list_only=list_only, trigger=SyncRun.Trigger.TASK, triggered_by=name, now=now)
+    if list_only and result.status == SyncRun.Status.SUCCESS:
+        return f"run #{result.pk}: {result.status}; {audit_sample(kind, today)}"
     return f"run #{result.pk}: {result.status}"
+
+
+def audit_sample(kind: str, today: dt.date) -> str:
+    """The weekly rotating audit: ``SYNC["AUDIT_SAMPLE"]`` instruments, the next slice each
+    ISO week, compared with the provider's qfq/hfq and repaired (``--verify-adjustments``)."""
+    from etfs.sync.audit import audit_adjustments
+
+    size = settings.SYNC.get("AUDIT_SAMPLE", 0)
+    if size <= 0:
+        return "no audit"
+    year, week, _ = today.isocalendar()
+    try:
+        results = audit_adjustments(kind, limit=size, offset=(year * 53 + week) * size)
+    except ProviderError as exc:
+        logger.warning("weekly adjustment audit of %s stopped: %s", kind, exc)
+        return f"audit stopped: {exc}"
+    changed = sum(r.changes.count for r in results)
+    unsettled = [r.symbol for r in results if not r.settled]
+    for result in results:
+        if result.changes.count or not result.settled:
+            logger.warning("%s", result.describe())
+    return f"audited {len(results)}: {changed} action(s) changed, {len(unsettled)} still differing"

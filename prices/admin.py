@@ -171,16 +171,18 @@ class DailyBarAdmin(admin.ModelAdmin):
 
 @admin.register(CorporateAction)
 class CorporateActionAdmin(admin.ModelAdmin):
-    """Ex-days behind qfq/hfq prices; curators may add or correct them (saved as ``manual``)."""
+    """Ex-days behind qfq/hfq prices and how each was found: the provider's adjusted series
+    (the sync), the list snapshot (unconfirmed: the series could not be read), or a curator.
+    Curators may add or correct them; what they save is ``manual`` and the sync leaves it."""
 
-    list_display = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at")
+    list_display = ("instrument", "ex_date", "cash", "split_ratio", "source", "updated_at")
     list_select_related = ("instrument",)
     list_filter = ("source", "ex_date")
     search_fields = ("instrument__symbol", "instrument__name")
     raw_id_fields = ("instrument",)
-    readonly_fields = ("source", "created_at")
+    readonly_fields = ("source", "created_at", "updated_at")
     ordering = ("-ex_date", "instrument")
-    fields = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at")
+    fields = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at", "updated_at")
 
     def save_model(self, request: HttpRequest, obj: CorporateAction, form: Any, change: bool) -> None:
         """A row written in the admin is the curator's word: mark it ``manual``."""

@@ -126,17 +126,26 @@ class CorporateAction(models.Model):
     """
 
     class Source(models.TextChoices):
-        DERIVED = "derived", "Derived from quotes (close - change)"
-        PROVIDER = "provider", "Provider adjusted series"
+        PROVIDER = "provider", "Provider's adjusted series"
+        SNAPSHOT = "snapshot", "List snapshot (f18), unconfirmed"
         MANUAL = "manual", "Entered by a curator"
+        DERIVED = "derived", "Quotes (close - change), legacy"
 
     instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="corporate_actions")
     ex_date = models.DateField()
     cash = models.DecimalField(max_digits=14, decimal_places=4, default=0, help_text="CNY per share before the split")
+    # Ten decimals: conversion ratios are announced that precisely (159919: 1.110680861), and
+    # hfq multiplies whole prices by them.
     split_ratio = models.DecimalField(
-        max_digits=14, decimal_places=6, default=1, help_text="New shares per old share (2 = 1:2 split)"
+        max_digits=20, decimal_places=10, default=1, help_text="New shares per old share (2 = 1:2 split)"
     )
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.DERIVED)
+    source = models.CharField(
+        max_length=16,
+        choices=Source.choices,
+        default=Source.MANUAL,
+        help_text="How the action was found; the sync never overwrites a manual row",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

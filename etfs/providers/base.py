@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
+from etfs.providers.errors import NotSupported
 from etfs.symbols import Symbol
 
 
@@ -38,10 +41,11 @@ class InstrumentKind(enum.StrEnum):
 class BarRecord:
     """One daily bar as the provider reported it.
 
-    ``prev_close`` is the exchange's reference previous close for this day (East Money:
-    ``close - change``). On an ex-day it differs from the previous bar's close, which is how
-    the sync finds distributions and splits without a second request; ``None`` when the
-    provider did not report a change.
+    ``prev_close`` is the previous close the provider quoted the day's change against. In
+    East Money's history (``close - change``) that is the previous *raw* close on every day,
+    ex-days included (checked on real answers), so it reveals no ex-day; in the list
+    snapshot (``f18``) it is the exchange's ex-reference price, which on an ex-day differs
+    from the stored close. ``None`` when the provider did not report it.
     """
 
     day: dt.date
@@ -81,11 +85,11 @@ class PlainBars:
     nothing missing, dates valid, prices plausible — so the text is the exact value and the
     database stores what ``BarRecord`` would have held. ``rows`` are ``(ISO day, open, high,
     low, close, volume in shares, amount)``, oldest first; ``ex_pairs`` are the exact records
-    of each ``(previous bar, bar)`` whose reference previous close differs from the previous
-    close (the ex-day candidates) or that moves by more than any price limit's lower bound
-    (the sync checks those against the instrument's limit); ``records`` parses the whole
-    series exactly, for the rare caller that needs it (a series whose ex-days need the
-    provider's qfq series, or one with a suspicious day).
+    of each ``(previous bar, bar)`` whose quoted previous close differs from the previous close
+    or that moves by more than any price limit's lower bound (the sync checks those against the
+    instrument's limit; ex-days are read from the provider's qfq series, since East Money quotes
+    raw changes against the previous raw close); ``records`` parses the whole series exactly,
+    for the rare caller that needs it (one with a suspicious day).
     """
 
     symbol: Symbol
@@ -100,6 +104,43 @@ class PlainBars:
     @property
     def first_day(self) -> dt.date | None:
         return dt.date.fromisoformat(self.rows[0][0]) if self.rows else None
+
+
+@dataclass(frozen=True)
+class PriceTicks:
+    """Prices of one series (raw or adjusted) as integer ticks, for comparing two series fast.
+
+    ``days`` oldest first; ``ticks[i]`` = open, high, low, close of ``days[i]`` times
+    ``10**decimals``.
+    """
+
+    days: list[dt.date]
+    ticks: np.ndarray
+    decimals: int
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    @classmethod
+    def from_bars(cls, bars: Sequence, decimals: int) -> PriceTicks:
+        """From ``BarRecord``-like objects (Decimal prices at ``decimals`` places)."""
+        scale = Decimal(1).scaleb(decimals)
+        values = [[int(getattr(bar, name) * scale) for name in ("open", "high", "low", "close")] for bar in bars]
+        return cls([bar.day for bar in bars], np.array(values, dtype=np.int64).reshape(-1, 4), decimals)
+
+    @classmethod
+    def from_text(cls, rows: Sequence[tuple[str, str, str, str, str]], decimals: int) -> PriceTicks:
+        """From ``(ISO day, open, high, low, close)`` text at ``decimals`` places (plain rows)."""
+        days = [dt.date.fromisoformat(row[0]) for row in rows]
+        return cls(days, ticks_of([value for row in rows for value in row[1:5]], decimals), decimals)
+
+
+def ticks_of(prices: list[str], decimals: int) -> np.ndarray:
+    """Price texts (open, high, low, close per day, flat) as an (n, 4) array of integer ticks."""
+    values = np.array(list(map(float, prices)), dtype=np.float64).reshape(-1, 4) * 10**decimals
+    if not np.all(np.abs(values) < 2**53):  # also refuses "nan" and "inf"
+        raise ValueError("a price is not finite or out of range")
+    return np.rint(values).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -171,6 +212,17 @@ class MarketDataProvider(ABC):
         answer, and every provider without that lane, is the usual exact ``BarSeries``.
         """
         return self.fetch_daily_bars(symbol, start, end)
+
+    def fetch_price_ticks(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None, adjust: Adjust = Adjust.QFQ
+    ) -> PriceTicks:
+        """Prices of one adjusted series, in one request: the evidence of ex-days.
+
+        Only a provider whose adjusted series follow East Money's rule (cash additive, splits
+        multiplicative, rounded half-up to the quoted precision) may answer; others raise
+        ``NotSupported`` — their adjusted prices would be read as wrong actions.
+        """
+        raise NotSupported(f"{self.name} has no East Money-style adjusted series", symbol=symbol.canonical)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -27,7 +27,9 @@ from etfs.providers.base import (
     ListingRecord,
     MarketDataProvider,
     PlainBars,
+    PriceTicks,
     RequestStats,
+    ticks_of,
 )
 from etfs.providers.errors import BadPayload, UnknownInstrument
 from etfs.providers.http import ClientOptions, HostClients
@@ -393,6 +395,36 @@ def _plain_rows(
     return rows, kept, candidates
 
 
+def parse_kline_ticks(text: str, symbol: Symbol, start: dt.date | None, end: dt.date | None) -> PriceTicks:
+    """An adjusted ``kline/get`` answer as integer ticks (open, high, low, close), fast.
+
+    Adjusted prices may be negative (qfq subtracts every later distribution); rows without
+    a price (``-``) are skipped as ``parse_kline`` skips them.
+    """
+    _, decimals, klines = _kline_payload(text, symbol)
+    first = start.isoformat() if start else ""
+    last = end.isoformat() if end else "9999"
+    days: list[str] = []
+    prices: list[str] = []
+    for line in klines:
+        if not isinstance(line, str):
+            raise BadPayload(f"kline row is not a string: {line!r:.80}")
+        fields = line.split(",", 5)
+        if len(fields) < 6:
+            raise BadPayload(f"kline row has {len(fields)} fields, expected 11: {line!r:.120}")
+        day, open_, close, high, low = fields[:5]
+        if day < first or day[:10] > last or NO_VALUE in (open_, close, high, low) or "" in (open_, close, high, low):
+            continue
+        days.append(day[:10])
+        prices += (open_, high, low, close)
+    try:
+        ticks = ticks_of(prices, decimals)
+        parsed_days = [dt.date.fromisoformat(day) for day in days]
+    except ValueError as exc:
+        raise BadPayload(f"not a kline price or date ({exc})") from None
+    return PriceTicks(parsed_days, ticks, decimals)
+
+
 class EastMoneyProvider(MarketDataProvider):
     """The default provider: whole-market lists with the day's quote, and daily history."""
 
@@ -485,6 +517,16 @@ class EastMoneyProvider(MarketDataProvider):
             self.kline_url,
             _kline_params(symbol, start, end, Adjust.NONE),
             parse=lambda text: parse_kline_plain(text, symbol, start, end),
+            symbol=symbol.canonical,
+        )
+
+    def fetch_price_ticks(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None, adjust: Adjust = Adjust.QFQ
+    ) -> PriceTicks:
+        return self.clients.get(
+            self.kline_url,
+            _kline_params(symbol, start, end, Adjust(adjust)),
+            parse=lambda text: parse_kline_ticks(text, symbol, start, end),
             symbol=symbol.canonical,
         )
 

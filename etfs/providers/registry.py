@@ -20,6 +20,7 @@ from etfs.providers.base import (
     ListingRecord,
     MarketDataProvider,
     PlainBars,
+    PriceTicks,
     RequestStats,
 )
 from etfs.providers.eastmoney import EastMoneyProvider
@@ -80,6 +81,11 @@ class FallbackProvider(MarketDataProvider):
         self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None
     ) -> PlainBars | BarSeries:
         return self._first_answer(symbol, lambda provider: provider.fetch_plain_daily_bars(symbol, start, end))
+
+    def fetch_price_ticks(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None, adjust: Adjust = Adjust.QFQ
+    ) -> PriceTicks:
+        return self._first_answer(symbol, lambda provider: provider.fetch_price_ticks(symbol, start, end, adjust))
 
     def _first_answer(self, symbol: Symbol, ask: Callable[[MarketDataProvider], T]) -> T:
         """The first provider's answer; "no such instrument" is an answer too."""

@@ -48,7 +48,7 @@ def _fmt(value: Decimal, decimals: int) -> str:
 
 def list_row(market: SimMarket, inst: SimInstrument, day: dt.date) -> dict[str, Any]:
     """One ``diff`` row as East Money sends it with ``fltt=2``; ``"-"`` where there was no trade."""
-    latest = market.last_bar(inst.symbol)  # bars end at today, so never after ``day``
+    latest = market.quote(inst.symbol)  # bars end at today, so never after ``day``; f18 = reference
     bar = latest if latest is not None and latest.day == day else None
     last_close = latest.close if latest is not None else inst.start_price
     stamp = int(dt.datetime.combine(day, dt.time(15, 0), SHANGHAI).timestamp())

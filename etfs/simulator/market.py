@@ -2,10 +2,14 @@
 
 Everything follows from ``SimConfig.seed``: the same seed gives the same instruments, bars
 and corporate actions in every run. Instruments cycle through the situations a sync must
-survive: cash distributions, share splits, suspended days, late listings and delistings.
-Adjusted series are computed the way East Money computes them (cash additively, splits
-multiplicatively, rounded half-up once), independently of ``prices.adjustments``, so tests
-can check one against the other.
+survive: cash distributions, share splits and conversions at odd ratios (real: 159919 at
+1.110680861), often with no trading on the conversion day, suspended days, late listings
+and delistings; ``SimConfig.scheduled`` adds actions on chosen days. Adjusted series are
+computed the way East Money computes them (cash additively, splits multiplicatively,
+rounded half-up once), independently of ``prices.adjustments``, so tests can check one
+against the other. As on the real host, history quotes each day's change against the
+previous *raw* close, ex-days included; only the list's ``f18`` (``quote``) shows the
+ex-reference price on the ex-day.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from etfs.symbols import EASTMONEY_MARKET, Symbol, classify_code, parse_symbol
 ETF_FEATURES = ("distribution", "split", "suspended", "late", "delisted")
 STOCK_FEATURES = ("distribution", "suspended", "split", "late", "delisted")
 ETF_SPLIT_RATIOS = (Decimal(2), Decimal(3), Decimal(4), Decimal("0.5"))
+# Share conversions (the fund's units re-based to its NAV): odd ratios, no trading that day.
+ETF_CONVERSION_RATIOS = (Decimal("1.110680861"), Decimal("0.380231127"), Decimal("3.834928"))
 STOCK_SPLIT_RATIOS = (Decimal("1.3"), Decimal("1.5"), Decimal(2))
 REVISABLE = ("open", "high", "low", "close", "volume", "amount")
 CENT = Decimal("0.01")
@@ -67,6 +73,20 @@ class SimConfig:
     # Poisoned answers (``etfs.simulator.poison``): names of the lies to tell, and about whom.
     poison: tuple[str, ...] = ()
     poison_symbol: str = ""  # "" = the first listed ETF quoted on the snapshot day
+    # Extra corporate actions on chosen days (read at start), e.g. for ex-days during a test.
+    scheduled: tuple[ScheduledAction, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduledAction:
+    """An action on ``ex_date`` for the instrument with ``code``: cash as a share of the price
+    (rounded to 0.001 CNY), a split ratio, and whether the instrument trades that day."""
+
+    code: str
+    ex_date: dt.date
+    cash_share: Decimal = Decimal(0)
+    split_ratio: Decimal = Decimal(1)
+    trades: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,10 +257,35 @@ class SimMarket:
                 prev_close = self._revisions.get((inst.symbol, before[0]), {}).get("close", before[4])
             else:
                 prev_close = inst.start_price
-            for action in path.actions:
-                if action.ex_date == day:
-                    prev_close = round_half_up((prev_close - action.cash) / action.split_ratio, inst.decimals)
             return self._record(inst, day, fields, prev_close, inst.actions, "none")
+
+    def quote(self, symbol: Symbol | str) -> BarRecord | None:
+        """The latest bar as the list quotes it: ``prev_close`` is the exchange's reference
+        (``f18``), on an ex-day ``(previous close - cash) / ratio`` rounded, and the change,
+        change % and amplitude are quoted against it."""
+        bar = self.last_bar(symbol)
+        if bar is None:
+            return None
+        inst = self.instrument(symbol)
+        reference = bar.prev_close
+        applied = [a for a in self._path(inst).actions if a.ex_date <= bar.day]
+        previous_day = self._previous_bar_day(inst, bar.day)
+        for action in applied:
+            if previous_day is None or action.ex_date > previous_day:
+                reference = round_half_up((reference - action.cash) / action.split_ratio, inst.decimals)
+        if reference == bar.prev_close:
+            return bar
+        return dataclasses.replace(
+            bar,
+            prev_close=reference,
+            amplitude_pct=((bar.high - bar.low) / reference * 100).quantize(CENT, rounding=ROUND_HALF_UP),
+            change_pct=((bar.close - reference) / reference * 100).quantize(CENT, rounding=ROUND_HALF_UP),
+        )
+
+    def _previous_bar_day(self, inst: SimInstrument, day: dt.date) -> dt.date | None:
+        days = self._path(inst).days
+        at = bisect.bisect_left(days, day)
+        return days[at - 1] if at > 0 else None
 
     def warm_up(self) -> None:
         """Generate every instrument's history now, so the first requests are quick."""
@@ -248,23 +293,22 @@ class SimMarket:
             self.last_bar(inst.symbol)
 
     def _compute_bars(self, inst: SimInstrument, adjust: str) -> list[BarRecord]:
+        """Each day's change is quoted against the previous close *of the same series* (raw:
+        the previous raw close even on an ex-day, as East Money's history does)."""
         path = self._path(inst)
         last = min(self.today, inst.delist_date or self.today)
         actions = tuple(a for a in path.actions if a.ex_date <= self.today)
-        ex = {a.ex_date: a for a in actions}
         bars: list[BarRecord] = []
-        prev_close = inst.start_price
         revisions = {day: dict(f) for (sym, day), f in self._revisions.items() if sym == inst.symbol}
+        prev_close = inst.start_price if adjust == "none" else None
         for day, open_, high, low, close, volume, amount in path.rows:
             if day > last:
                 break
             fields = {"open": open_, "high": high, "low": low, "close": close, "volume": volume, "amount": amount}
             fields.update(revisions.get(day, {}))
-            if day in ex:
-                action = ex[day]
-                prev_close = round_half_up((prev_close - action.cash) / action.split_ratio, inst.decimals)
-            bars.append(self._record(inst, day, fields, prev_close, actions, adjust))
-            prev_close = fields["close"]
+            bar = self._record(inst, day, fields, prev_close, actions, adjust)
+            bars.append(bar)
+            prev_close = bar.close if adjust != "none" else fields["close"]
         return bars
 
     def _record(
@@ -272,17 +316,20 @@ class SimMarket:
         inst: SimInstrument,
         day: dt.date,
         fields: dict,
-        prev_close: Decimal,
+        prev_close: Decimal | None,
         actions: tuple[SimAction, ...],
         adjust: str,
     ) -> BarRecord:
+        """``prev_close`` is already in the series' terms; None (first adjusted bar): the open."""
         adjuster = {"none": None, "qfq": qfq_price, "hfq": hfq_price}[adjust]
 
         def price(value: Decimal) -> Decimal:
             return value if adjuster is None else adjuster(value, day, actions, inst.decimals)
 
         open_, high, low, close = (price(fields[key]) for key in ("open", "high", "low", "close"))
-        ref = price(prev_close)
+        ref = prev_close if prev_close is not None else open_
+        if ref <= 0:  # old qfq prices can reach zero or below; the percentages are then undefined
+            ref = Decimal(1).scaleb(-inst.decimals)
         change = close - ref
         return BarRecord(
             day=day,
@@ -379,9 +426,18 @@ class SimMarket:
         anchored_bars = [d for d in bar_days if d <= anchor[-1]]
         actions: dict[dt.date, SimAction] = {}
         if inst.feature == "split" and len(anchored_bars) > 20:
-            ratios = ETF_SPLIT_RATIOS if inst.is_etf else STOCK_SPLIT_RATIOS
+            ratios = ETF_SPLIT_RATIOS + ETF_CONVERSION_RATIOS if inst.is_etf else STOCK_SPLIT_RATIOS
             split_day = anchored_bars[int(len(anchored_bars) * plan.uniform(0.3, 0.7))]
-            actions[split_day] = SimAction(split_day, Decimal(0), plan.choice(ratios))
+            ratio = plan.choice(ratios)
+            actions[split_day] = SimAction(split_day, Decimal(0), ratio)
+            if ratio in ETF_CONVERSION_RATIOS:
+                suspended.add(split_day)  # conversions: no trading on the conversion day
+        scheduled = {s.ex_date: s for s in self.config.scheduled if s.code == inst.symbol.code}
+        for when, item in scheduled.items():
+            actions[when] = SimAction(when, item.cash_share, item.split_ratio)
+            if not item.trades:
+                suspended.add(when)
+        bar_days = [d for d in bar_days if d not in suspended]
         if not bar_days:
             return _Path([], (), frozenset(suspended))
         bar_set = set(bar_days)
@@ -398,15 +454,22 @@ class SimMarket:
             day = yearly.choice(candidates) if candidates else None
             if pays and day in bar_set and day not in actions:
                 actions[day] = SimAction(day)
-        return self._walk(inst, bar_days, actions, frozenset(suspended))
+        return self._walk(inst, bar_days, actions, frozenset(suspended), frozenset(scheduled))
 
     def _walk(
-        self, inst: SimInstrument, bar_days: list[dt.date], planned: dict[dt.date, SimAction], suspended: frozenset
+        self,
+        inst: SimInstrument,
+        bar_days: list[dt.date],
+        planned: dict[dt.date, SimAction],
+        suspended: frozenset,
+        scheduled: frozenset[dt.date] = frozenset(),
     ) -> _Path:
         """Random-walk prices in integer ticks from the start price, through the planned actions.
 
         Each kind of draw has its own random stream, consumed one value per bar day (or per
-        action), so a longer horizon only appends values and never changes earlier bars.
+        action), so a longer horizon only appends values and never changes earlier bars. An
+        action on a day without a bar takes effect at the next bar; a conversion's first
+        reference comes from the fund's NAV, a little off ``previous close / ratio``.
         """
         count = len(bar_days)
         seed = random.Random(f"{self.seed}/{inst.symbol.code}/prices")
@@ -419,20 +482,28 @@ class SimMarket:
         lows_down = 1 - np.abs(streams[3].normal(0, sigma / 2, count))
         volumes = (np.maximum(1, (base_lots * streams[4].lognormal(0, 0.4, count)).astype(np.int64)) * 100).tolist()
         cash_draws = random.Random(f"{self.seed}/{inst.symbol.code}/cash")
+        nav_draws = random.Random(f"{self.seed}/{inst.symbol.code}/nav")
         places = inst.decimals
         ref = int(inst.start_price.scaleb(places))
         refs, closes, actions = [], [], []
+        waiting = sorted(planned.values(), key=lambda a: a.ex_date)
         for index, day in enumerate(bar_days):
-            if day in planned:
-                action = planned[day]
+            while waiting and waiting[0].ex_date <= day:
+                action = waiting.pop(0)
                 price = Decimal(ref).scaleb(-places)
-                if action.split_ratio == 1:  # a distribution of 0.5-3 % of the price
+                if action.ex_date in scheduled:  # cash given as a share of the price
+                    cash = round_half_up(price * action.cash, 3) if action.cash else Decimal(0)
+                    action = SimAction(action.ex_date, cash, action.split_ratio)
+                elif action.split_ratio == 1:  # a distribution of 0.5-3 % of the price
                     cash = round_half_up(price * Decimal(str(cash_draws.uniform(0.005, 0.03))), 3)
-                    action = SimAction(day, max(cash, Decimal("0.001")), Decimal(1))
+                    action = SimAction(action.ex_date, max(cash, Decimal("0.001")), Decimal(1))
                 elif not inst.is_etf:  # stocks often pay cash with a bonus issue
-                    action = SimAction(day, round_half_up(price * Decimal("0.01"), 2), action.split_ratio)
+                    action = SimAction(action.ex_date, round_half_up(price * Decimal("0.01"), 2), action.split_ratio)
                 actions.append(action)
-                ref = max(1, int(round_half_up((price - action.cash) / action.split_ratio, places).scaleb(places)))
+                reference = (price - action.cash) / action.split_ratio
+                if action.ex_date in suspended and action.split_ratio != 1:  # re-based to the NAV
+                    reference *= Decimal(str(round(nav_draws.uniform(0.996, 1.004), 4)))
+                ref = max(1, int(round_half_up(reference, places).scaleb(places)))
             refs.append(ref)
             ref = max(1, math.floor(ref * close_moves[index] + 0.5))
             closes.append(ref)

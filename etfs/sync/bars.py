@@ -2,14 +2,18 @@
 
 Three ways, cheapest first: an instrument whose previous trading day is stored takes the
 final day's bar from the list snapshot (no request of its own); one already current is only
-re-checked against the snapshot; every other one (new, behind, or asked for a range) gets
-one history request from its last stored bar minus ``SYNC["OVERLAP_DAYS"]`` trading days
-(or its whole history). History requests run on a thread pool; only the calling thread
-touches the database, writing complete instruments in their own transactions.
+re-checked against the snapshot; every other one (new, behind, asked for a range, or on an
+ex-day the snapshot flagged) goes through history: its raw series from its last stored bar
+minus ``SYNC["OVERLAP_DAYS"]`` trading days (or its whole history) is written, and its whole
+raw and qfq series are read as the evidence of ex-days (``etfs.sync.steps``). History
+requests run on a thread pool; only the calling thread touches the database, writing
+complete instruments in their own transactions.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import datetime as dt
 import gc
 import logging
@@ -25,12 +29,13 @@ from django.db.models import Max
 
 from etfs.calendar import previous_trading_day, shift_trading_days
 from etfs.models import Instrument
-from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProvider, PlainBars
+from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProvider, PlainBars, PriceTicks
 from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
-from etfs.symbols import parse_symbol
-from etfs.sync.actions import derive_action, needs_provider_series, record_actions, refine_actions
+from etfs.symbols import Symbol, parse_symbol
+from etfs.sync.actions import Findings, Source, derive_action, record_actions, stored_actions
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
+from etfs.sync.steps import SeriesMismatch, find_actions
 from etfs.sync.validation import (
     UNLIMITED_FIRST_BARS,
     BarRules,
@@ -48,8 +53,6 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 # Write buffered instruments at least this often, so progress and resumability stay fine.
 FLUSH_SECONDS = 1.0
-# How far before an ex-day the qfq series is read: enough bars to pin its exact terms down.
-REFINE_LOOKBACK = dt.timedelta(days=90)
 # Python's default 5 ms GIL switch interval made every writer query wait behind parsing
 # fetcher threads (measured: a 2-ms INSERT took 5-6 ms).
 WRITER_SWITCH_INTERVAL = 0.0005
@@ -65,6 +68,8 @@ class HistoryJob:
     end: dt.date
     decimals: int
     new: bool = False  # nothing stored yet: the bars can be copied in without merging
+    known: tuple[Action, ...] = ()  # stored actions: kept where they still explain the series
+    hint: Action | None = None  # the snapshot's reading of an ex-day today (fallback only)
 
 
 @dataclass
@@ -77,7 +82,7 @@ class Fetched:
 
     job: HistoryJob
     bars: list[BarRecord] | PlainBars
-    actions: list[Action]
+    findings: Findings | None
     copy_text: str | None = None
     held: list[tuple[BarRecord, str]] = field(default_factory=list)  # suspicious days, not written
 
@@ -161,25 +166,44 @@ def plan_prices(
             )
         )
     _send_ex_days_to_history(plan, last, overlap, end)
+    plan.history = _with_evidence(plan.history)
     return plan
 
 
+def _with_evidence(jobs: list[HistoryJob]) -> list[HistoryJob]:
+    """Known instruments' jobs read their whole history as evidence and know their stored actions.
+
+    The whole history, not a window: the qfq series of days before an older ex-day shows its
+    exact terms only once a later split scales them (0.01-CNY quotes cannot tell cash 0.224
+    from 0.23 until then), so every comparison re-checks every stored action. It costs bytes,
+    never requests: the raw and the qfq request are one each either way.
+    """
+    known = stored_actions([job.instrument_id for job in jobs if not job.new and job.instrument_id is not None])
+    return [job if job.new else dataclasses.replace(job, known=tuple(known.get(job.instrument_id, ()))) for job in jobs]
+
+
 def _send_ex_days_to_history(plan: PricePlan, last: dict[int, dt.date], overlap: int, end: dt.date) -> None:
-    """A new snapshot bar on an ex-day goes through history, whose path records the action
-    exactly (asking the provider's qfq series where the quotes cannot settle it)."""
+    """A new snapshot bar whose reference price (``f18``) differs from the stored close is an
+    ex-day: that instrument goes through history, whose qfq series gives the exact terms."""
     fresh = [(i, q) for i, q in plan.snapshot if last[i.pk] < q.day]
     closes = _previous_closes(fresh)
-    ex_days = {
-        instrument.pk
-        for instrument, quote in fresh
-        if derive_action(quote.day, closes.get((instrument.pk, quote.day)), quote.prev_close, instrument.price_decimals)
-    }
-    if not ex_days:
+    hints = {}
+    for instrument, quote in fresh:
+        hint = derive_action(
+            quote.day, closes.get((instrument.pk, quote.day)), quote.prev_close, instrument.price_decimals
+        )
+        if hint is not None:
+            hints[instrument.pk] = hint
+    if not hints:
         return
-    plan.snapshot = [(i, q) for i, q in plan.snapshot if i.pk not in ex_days]
-    for instrument in (i for i, _ in fresh if i.pk in ex_days):
+    plan.snapshot = [(i, q) for i, q in plan.snapshot if i.pk not in hints]
+    for instrument in (i for i, _ in fresh if i.pk in hints):
         start = shift_trading_days(last[instrument.pk], overlap)
-        plan.history.append(HistoryJob(instrument.pk, instrument.symbol, start, end, instrument.price_decimals))
+        plan.history.append(
+            HistoryJob(
+                instrument.pk, instrument.symbol, start, end, instrument.price_decimals, hint=hints[instrument.pk]
+            )
+        )
 
 
 def write_snapshot(
@@ -219,18 +243,6 @@ def _previous_closes(batch: list[tuple[Instrument, BarRecord]]) -> dict[tuple[in
     return closes
 
 
-def series_actions(bars: list[BarRecord], decimals: int) -> list[Action]:
-    """Ex-days within one fetched series (each bar's reference vs the previous bar's close)."""
-    found = []
-    for previous, bar in zip(bars, bars[1:], strict=False):
-        if bar.prev_close is None or bar.prev_close == previous.close:
-            continue  # the common case, decided without rounding
-        action = derive_action(bar.day, previous.close, bar.prev_close, decimals)
-        if action is not None:
-            found.append(action)
-    return found
-
-
 def check_bars(bars: list[BarRecord]) -> None:
     """Refuse a series the database constraints would refuse, naming the first bad day."""
     for bar in bars:
@@ -244,54 +256,95 @@ def check_bars(bars: list[BarRecord]) -> None:
 def fetch_history(
     provider: MarketDataProvider, job: HistoryJob, build_copy_text: bool, rules: BarRules | None = None
 ) -> Fetched:
-    """Runs on a fetcher thread: the request, then the pure CPU work, off the writer's back.
+    """Runs on a fetcher thread: the requests, then the pure CPU work, off the writer's back.
 
-    Where the quotes show an ex-day whose exact terms they cannot give (see
-    ``actions.needs_provider_series``), the provider's qfq series of the same days settles
-    them: one more request (two when the window must reach further back), only there.
+    Two requests: the raw series (the whole history; only days from ``job.start`` are
+    written) and the provider's qfq series of the same days, whose steps against the raw
+    prices are the instrument's ex-days (``etfs.sync.steps``). A series of one bar cannot
+    hold an ex-day and skips the second request.
+
     With ``rules`` every bar is validated (``InvalidData`` skips the instrument) and days
-    moving beyond the price limit are held back (``Fetched.held``), no action derived there.
+    moving beyond the price limit are held back (``Fetched.held``). The ex-days the qfq
+    series shows explain their jumps: East Money quotes a raw day's change against the
+    previous raw close, so a split day looks like a huge move until its action is known.
     """
     symbol = parse_symbol(job.symbol)
+    findings: Findings | None = None
     if job.new and build_copy_text:
         answer = provider.fetch_plain_daily_bars(symbol, job.start, job.end)
         if isinstance(answer, PlainBars):
             if rules is not None:
                 validate_plain(answer, rules)
+            raw = PriceTicks.from_text([row[:5] for row in answer.rows], answer.decimals)
+            findings = _evidence(provider, symbol, job, raw)
+            rules = _explained(rules, findings, raw.days)
             pairs = [list(pair) for pair in answer.ex_pairs]
             if rules is None or not _suspicious_pairs(pairs, rules, answer, job):
-                actions = [a for pair in pairs for a in series_actions(pair, job.decimals)]
-                if not needs_provider_series(actions, job.decimals):
-                    return Fetched(job, answer, actions, plain_copy_text(job.instrument_id, answer.rows))
+                return Fetched(job, answer, findings, plain_copy_text(job.instrument_id, answer.rows))
             bars = _checked(answer.records(), job.end, rules)
         else:
             bars = _checked(answer.bars, job.end, rules)
-    else:
-        bars = _checked(provider.fetch_daily_bars(symbol, job.start, job.end).bars, job.end, rules)
+        decimals = answer.decimals
+    else:  # the whole history: days before ``job.start`` are evidence only, never written
+        series = provider.fetch_daily_bars(symbol, None, job.end)
+        bars, decimals = _checked(series.bars, job.end, rules), series.decimals
+    if findings is None:
+        findings = _evidence(provider, symbol, job, PriceTicks.from_bars(bars, decimals))
+        rules = _explained(rules, findings, [bar.day for bar in bars])
     screened = _screened(bars, rules, job)
-    bars = screened.bars
-    actions = _actions(screened, job.decimals)
-    if actions and needs_provider_series(actions, job.decimals):
-        # The qfq series from a while before the first uncertain ex-day is all it takes.
-        first = min(a.ex_date for a in actions if needs_provider_series([a], job.decimals))
-        start = first - REFINE_LOOKBACK
-        if job.start is not None and start < job.start:
-            bars = _checked(provider.fetch_daily_bars(symbol, start, job.end).bars, job.end, rules)
-            screened = _screened(bars, rules, job)
-            bars = screened.bars
-            actions = _actions(screened, job.decimals)
-        try:
-            qfq = provider.fetch_daily_bars(symbol, start, job.end, Adjust.QFQ)
-        except ProviderUnavailable:
-            raise
-        except ProviderError as exc:
-            logger.warning("%s: keeping ex-days read from quotes, the qfq series failed: %s", job.symbol, exc)
-        else:
-            actions = refine_actions(bars, qfq.bars, actions, job.decimals)
+    first = job.start or dt.date.min
+    bars = [bar for bar in screened.bars if bar.day >= first]
     text = copy_text((job.instrument_id, bar) for bar in bars) if job.new and build_copy_text else None
-    return Fetched(
-        job, bars, actions, text, [held for held in screened.held if held[0].day >= (job.start or dt.date.min)]
-    )
+    return Fetched(job, bars, findings, text, [held for held in screened.held if held[0].day >= first])
+
+
+def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.date]) -> BarRules | None:
+    """``rules`` with the ex-days found in the series (each on its first bar) as known ones."""
+    if rules is None or findings is None or not findings.actions:
+        return rules
+    found = set()
+    for action in findings.actions:
+        found.add(action.ex_date)
+        found.update(day for day in days[bisect.bisect_left(days, action.ex_date) :][:1])
+    return dataclasses.replace(rules, action_days=frozenset(rules.action_days) | found)
+
+
+def _evidence(provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks) -> Findings | None:
+    """The ex-days the provider's qfq series shows over ``raw``'s days (None: no evidence).
+
+    Stored actions dated after ``job.end`` apply to every compared day; stored ones inside
+    are kept where they still explain the series. If the qfq request fails, a snapshot
+    hint is kept as unconfirmed, and stored actions stay as they are.
+    """
+    fallback = Findings([job.hint], Source.SNAPSHOT) if job.hint is not None else None
+    if len(raw) < 2:
+        return fallback
+    later = [a for a in job.known if a.ex_date > job.end]
+    try:
+        qfq = provider.fetch_price_ticks(symbol, raw.days[0], None, Adjust.QFQ)
+    except ProviderUnavailable:
+        raise
+    except ProviderError as exc:
+        logger.warning("%s: no qfq series, ex-days left as stored: %s", job.symbol, exc)
+        return fallback
+    if qfq.decimals != raw.decimals:
+        logger.warning(
+            "%s: qfq quoted to %d places, raw to %d: ex-days left as stored", job.symbol, qfq.decimals, raw.decimals
+        )
+        return fallback
+    outliers: list[dt.date] = []
+    try:
+        actions = find_actions(
+            raw, qfq, later=later, known=[a for a in job.known if a.ex_date <= job.end], outliers=outliers
+        )
+    except SeriesMismatch as exc:
+        logger.warning("%s: the qfq series does not fit the raw one (%s): ex-days left as stored", job.symbol, exc)
+        return fallback
+    if outliers:
+        logger.warning("%s: raw and qfq prices disagree on %s alone (a bad row, not an ex-day)", job.symbol, outliers)
+    if later:  # already known: only what lies inside the range is news
+        actions = [a for a in actions if a.ex_date <= job.end]
+    return Findings(actions, Source.PROVIDER, window=(raw.days[0], raw.days[-1]))
 
 
 def _checked(bars: list[BarRecord], end: dt.date, rules: BarRules | None = None) -> list[BarRecord]:
@@ -315,12 +368,6 @@ def _suspicious_pairs(pairs: list[list[BarRecord]], rules: BarRules, answer: Pla
     answer takes the exact path, which holds the day); a listing's first sessions are free."""
     free = {row[0] for row in answer.rows[:UNLIMITED_FIRST_BARS]} if job.start is None else set()
     return any(screen_moves(pair, rules).held for pair in pairs if pair[-1].day.isoformat() not in free)
-
-
-def _actions(screened: Screened, decimals: int) -> list[Action]:
-    """Ex-days of the kept bars, none on a day whose predecessor was held back."""
-    tainted = screened.tainted_days
-    return [a for a in series_actions(screened.bars, decimals) if a.ex_date not in tainted]
 
 
 def _count(recorder: RunRecorder, counts: WriteCounts, *, instruments: int) -> None:
@@ -446,7 +493,7 @@ class HistorySync:
             if self.quarantine is not None:
                 for fetched in pending:
                     self.quarantine.hold_moves(fetched.job.instrument_id, fetched.held)
-            record_actions({f.job.instrument_id: f.actions for f in pending})
+            record_actions({f.job.instrument_id: f.findings for f in pending if f.findings is not None})
             _set_list_dates(pending)
         _count(self.recorder, counts, instruments=len(pending))
         self.done += len(pending)

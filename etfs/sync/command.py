@@ -42,10 +42,19 @@ class SyncCommand(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="fetch the list, write nothing, say what would change"
         )
+        parser.add_argument(
+            "--verify-adjustments",
+            action="store_true",
+            help="compare our qfq/hfq with the provider's for the instruments (--symbols, default all active), "
+            "repair the corporate actions, report what changed (3 requests per instrument; no bars written)",
+        )
         # Market time to act for; tests and replays against the simulator set it.
         parser.add_argument("--now", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("verify_adjustments"):
+            self._verify(options)
+            return
         started = time.monotonic()
         now = self._parse_now(options.get("now"))
         with self._progress() as progress:
@@ -69,6 +78,36 @@ class SyncCommand(BaseCommand):
             except SyncOptionError as exc:
                 raise CommandError(str(exc), returncode=2) from None
         self._report(run, time.monotonic() - started)
+
+    def _verify(self, options: dict[str, Any]) -> None:
+        """``--verify-adjustments``: audit and repair; exit 1 when a day stays wrong."""
+        from etfs.sync.audit import audit_adjustments
+
+        clashing = [name for name in ("start", "end", "full", "list_only", "prices_only", "dry_run") if options[name]]
+        if clashing:
+            names = ", ".join("--" + name.replace("_", "-") for name in clashing)
+            raise CommandError(f"--verify-adjustments cannot be combined with {names}", returncode=2)
+        started = time.monotonic()
+        with self._progress() as progress:
+            try:
+                results = audit_adjustments(
+                    self.kind, symbols=options["symbols"], provider=options["provider"], progress=progress
+                )
+            except SyncOptionError as exc:
+                raise CommandError(str(exc), returncode=2) from None
+        changed = sum(r.changes.count for r in results)
+        for result in results:
+            if result.error or result.changes.count or any(result.wrong_before.values()):
+                self.stdout.write(result.describe())
+        unsettled = [r.symbol for r in results if not r.settled]
+        self.stdout.write(
+            f"verified {len(results)} instrument(s) in {time.monotonic() - started:.1f}s: "
+            f"{changed} action(s) changed, {len(unsettled)} still differing from the provider"
+        )
+        if unsettled:
+            raise CommandError(
+                f"adjustments still differ or could not be checked: {', '.join(unsettled)}", returncode=1
+            )
 
     def _parse_now(self, value: Any) -> dt.datetime | None:
         if value is None or isinstance(value, dt.datetime):

@@ -187,15 +187,17 @@ def listing_problem(record: ListingRecord, kind: InstrumentKind) -> str | None:
 def move_problem(bar: BarRecord, previous_close: Decimal | None, rules: BarRules) -> str | None:
     """Why a valid bar is impossible without an event we do not know of, or None.
 
-    The exchange limits a day's move against its reference previous close (East Money's
-    ``close − change``, which already accounts for an ex-day); without one, against the
-    previous close unless a known action explains the day. A reference that far from the
-    previous close would be a split no exchange has seen.
+    The exchange limits a day's move against its reference previous close; a known ex-day
+    (``rules.action_days``: stored, or found in the provider's qfq series this run) explains
+    its own jump, since East Money's history quotes ``close − change`` as the previous *raw*
+    close even on an ex-day (checked on real answers), and the list's ``f18`` gives the
+    ex-reference only on the day itself. A reference that far from the previous close would
+    be a split no exchange has seen.
     """
     reference = bar.prev_close if bar.prev_close is not None else previous_close
     if reference is None or reference <= 0:
         return None
-    if bar.prev_close is None and bar.day in rules.action_days:
+    if bar.day in rules.action_days:
         return None
     allowed = rules.limit + LIMIT_SLACK + 2 * rules.tick / reference
     for name, value in (("close", bar.close), ("high", bar.high), ("low", bar.low)):

@@ -1,12 +1,15 @@
 """An in-memory market-data provider for the sync's unit tests (no network, no threads' DB).
 
-It follows the provider contract of ``etfs.providers.base``: volumes in shares, ``prev_close``
-the exchange's ex-reference close (so distributions and splits are visible), a list whose
-quote is the latest day's bar, history filtered by ``start``/``end`` inclusive.
+It follows the provider contract of ``etfs.providers.base`` and behaves as East Money does:
+volumes in shares; history's ``prev_close`` is the previous *raw* close, ex-days included
+(so a raw series shows no ex-day); the list's quote is the latest day's bar, whose
+``prev_close`` (``f18``) is the exchange's ex-reference on an ex-day; qfq series computed by
+East Money's rule; history filtered by ``start``/``end`` inclusive.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,6 +24,7 @@ from etfs.providers.base import (
     InstrumentKind,
     ListingRecord,
     MarketDataProvider,
+    PriceTicks,
     RequestStats,
 )
 from etfs.providers.errors import ProviderUnavailable, TransientError, UnknownInstrument
@@ -35,7 +39,8 @@ def _round(value: Decimal, decimals: int) -> Decimal:
 def make_bars(
     days: list[dt.date], *, base: str = "3.500", decimals: int = 3, actions: Iterable[Action] = (), seed: int = 0
 ) -> list[BarRecord]:
-    """Deterministic raw bars; on an ex-day the price continues from the ex-reference close."""
+    """Deterministic raw bars; on an ex-day the price continues from the ex-reference close,
+    while ``prev_close`` stays the previous raw close (as East Money's history quotes it)."""
     by_day = {a.ex_date: a for a in actions}
     bars: list[BarRecord] = []
     close = Decimal(base)
@@ -56,7 +61,7 @@ def make_bars(
                 close=new_close,
                 volume=(1000 + index * 10 + seed) * 100,
                 amount=Decimal(123456 + index * 100 + seed).quantize(Decimal("0.01")),
-                prev_close=reference if bars else None,
+                prev_close=close if bars else None,
             )
         )
         close = new_close
@@ -70,6 +75,18 @@ def qfq_bar(bar: BarRecord, actions: list[Action], decimals: int) -> BarRecord:
         for action in sorted(actions, key=lambda a: a.ex_date):
             if action.ex_date > bar.day:
                 price = (price - action.cash) / action.split_ratio
+        return _round(price, decimals)
+
+    return BarRecord(bar.day, *(adjust(p) for p in (bar.open, bar.high, bar.low, bar.close)), bar.volume, bar.amount)
+
+
+def hfq_bar(bar: BarRecord, actions: list[Action], decimals: int) -> BarRecord:
+    """East Money's backward adjustment: every action up to the day, latest first, p * ratio + cash."""
+
+    def adjust(price: Decimal) -> Decimal:
+        for action in sorted(actions, key=lambda a: a.ex_date, reverse=True):
+            if action.ex_date <= bar.day:
+                price = price * action.split_ratio + action.cash
         return _round(price, decimals)
 
     return BarRecord(bar.day, *(adjust(p) for p in (bar.open, bar.high, bar.low, bar.close)), bar.volume, bar.amount)
@@ -129,6 +146,8 @@ class FakeProvider(MarketDataProvider):
                 continue
             bars = self.visible(item.symbol.canonical)
             quote = bars[-1] if bars and bars[-1].day == self.today else None
+            if quote is not None and len(bars) > 1:
+                quote = dataclasses.replace(quote, prev_close=self.reference(item, bars[-2].close, quote.day))
             yield ListingRecord(item.symbol, item.name, item.is_etf, item.asset_type, quote, decimals=item.decimals)
 
     def fetch_daily_bars(
@@ -154,9 +173,26 @@ class FakeProvider(MarketDataProvider):
             for b in self.visible(symbol.canonical)
             if (start is None or b.day >= start) and (end is None or b.day <= end)
         ]
+        done = [a for a in item.actions if a.ex_date <= self.today]  # the host knows these only
         if adjust == Adjust.QFQ:
-            bars = [qfq_bar(bar, item.actions, item.decimals) for bar in bars]
+            bars = [qfq_bar(bar, done, item.decimals) for bar in bars]
+        elif adjust == Adjust.HFQ:
+            bars = [hfq_bar(bar, done, item.decimals) for bar in bars]
         return BarSeries(symbol, adjust, bars, decimals=item.decimals, name=item.name, provider=self.name)
+
+    @staticmethod
+    def reference(item: FakeInstrument, previous_close: Decimal, day: dt.date) -> Decimal:
+        """The exchange's reference previous close for ``day`` (``f18``): ex-reference on an ex-day."""
+        for action in item.actions:
+            if action.ex_date == day:
+                return _round((previous_close - action.cash) / action.split_ratio, item.decimals)
+        return previous_close
+
+    def fetch_price_ticks(
+        self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None, adjust: Adjust = Adjust.QFQ
+    ) -> PriceTicks:
+        series = self.fetch_daily_bars(symbol, start, end, adjust)
+        return PriceTicks.from_bars(series.bars, series.decimals)
 
     def revise(self, symbol: str, day: dt.date, **changes) -> BarRecord:
         """Change a stored-by-the-host bar (providers revise recent volumes and amounts)."""

@@ -126,9 +126,11 @@ def test_curator_corporate_action_is_saved_as_manual(admin_client):
     assert (action.ex_date, action.cash, action.source) == (dt.date(2024, 6, 17), Decimal("0.0690"), "manual")
 
 
-def test_editing_a_derived_action_makes_it_manual(admin_client):
+def test_editing_a_found_action_makes_it_manual(admin_client):
     etf = InstrumentFactory(code="510300")
-    action = CorporateAction.objects.create(instrument=etf, ex_date=dt.date(2024, 6, 17), cash=Decimal("0.07"))
+    action = CorporateAction.objects.create(
+        instrument=etf, ex_date=dt.date(2024, 6, 17), cash=Decimal("0.07"), source=CorporateAction.Source.PROVIDER
+    )
 
     admin_client.post(
         reverse("admin:prices_corporateaction_change", args=[action.pk]),
@@ -137,3 +139,17 @@ def test_editing_a_derived_action_makes_it_manual(admin_client):
 
     action.refresh_from_db()
     assert (action.cash, action.source) == (Decimal("0.0690"), "manual")
+
+
+def test_action_list_shows_how_each_action_was_found(admin_client):
+    etf = InstrumentFactory(code="510300")
+    CorporateAction.objects.create(
+        instrument=etf, ex_date=dt.date(2024, 6, 17), cash=Decimal("0.07"), source=CorporateAction.Source.PROVIDER
+    )
+    CorporateAction.objects.create(
+        instrument=etf, ex_date=dt.date(2024, 7, 1), split_ratio=Decimal(2), source=CorporateAction.Source.SNAPSHOT
+    )
+
+    page = admin_client.get(reverse("admin:prices_corporateaction_changelist")).content.decode()
+
+    assert "Provider&#x27;s adjusted series" in page and "List snapshot (f18), unconfirmed" in page

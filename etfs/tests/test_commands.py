@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +13,7 @@ from django.utils import timezone
 from etfs.models import SyncRun
 from etfs.tests.factories import SyncRunFactory
 from etfs.tests.fake_provider import fake_market, install_fake_provider
-from prices.models import DailyBar
+from prices.models import CorporateAction, DailyBar
 
 pytestmark = pytest.mark.django_db
 
@@ -132,3 +133,22 @@ def test_progress_bar_on_a_terminal_then_the_summary(market):
 
     assert "etfs history: 3/3" not in out.getvalue()  # no plain log lines on a terminal
     assert ": success in" in out.getvalue()
+
+
+def test_verify_adjustments_repairs_and_reports_what_changed(market):
+    sync()
+    CorporateAction.objects.filter(instrument__symbol="159919.SZ").update(split_ratio=Decimal(3), source="snapshot")
+
+    out = sync("sync_etfs", "--verify-adjustments", "--symbols", "159919.SZ", "510300.SH")
+
+    assert "159919.SZ: wrong before: qfq " in out and "after: none" in out
+    assert "corrected 2024-06-03: cash 0, ratio 3 -> cash 0, ratio 2" in out
+    assert "verified 2 instrument(s)" in out and "1 action(s) changed, 0 still differing" in out
+    assert CorporateAction.objects.get(instrument__symbol="159919.SZ").split_ratio == 2
+
+
+def test_verify_adjustments_refuses_bar_options(market):
+    with pytest.raises(CommandError, match="cannot be combined with --full") as caught:
+        sync("sync_etfs", "--verify-adjustments", "--full")
+
+    assert caught.value.returncode == 2

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from etfs.calendar import trading_days
-from etfs.simulator.market import SimConfig, SimMarket
+from etfs.simulator.market import ScheduledAction, SimConfig, SimMarket
 from prices.adjustments import Action, PriceAdjuster
 
 TODAY = dt.date(2024, 6, 28)
@@ -85,16 +85,57 @@ def test_distributions_and_splits_exist_and_move_raw_prices(market):
     assert market.bars(split_etf.symbol, "qfq") != market.bars(split_etf.symbol)
 
 
-def test_ex_day_change_is_quoted_against_the_ex_reference_close(market):
+def test_history_quotes_ex_days_against_the_previous_raw_close(market):
+    # As real East Money answers do (000157 on 2018-08-24): a raw series shows no ex-day.
     for inst in market.instruments():
         bars = market.bars(inst.symbol)
-        days = [b.day for b in bars]
-        for action in inst.actions:
-            at = days.index(action.ex_date)
-            reference = (bars[at - 1].close - action.cash) / action.split_ratio
-            quantum = Decimal(1).scaleb(-inst.decimals)
-            assert bars[at].prev_close == reference.quantize(quantum, rounding=ROUND_HALF_UP)
-            assert bars[at].prev_close != bars[at - 1].close
+        assert all(b.prev_close == prev.close for prev, b in itertools.pairwise(bars))
+    assert any(i.actions for i in market.instruments())
+
+
+def test_list_quote_on_an_ex_day_carries_the_ex_reference():
+    market = SimMarket(SimConfig(n_etfs=5, n_stocks=5, years=1, today=TODAY, seed=1))
+    inst, action = next((i, a) for i in market.instruments() for a in i.actions if a.split_ratio == 1)
+    market.set_today(action.ex_date)
+    bars = market.bars(inst.symbol)
+
+    quote = market.quote(inst.symbol)
+
+    reference = ((bars[-2].close - action.cash) / action.split_ratio).quantize(Decimal("0.001"), ROUND_HALF_UP)
+    assert (quote.day, quote.prev_close) == (action.ex_date, reference)
+    assert quote.prev_close != bars[-1].prev_close == bars[-2].close
+
+
+def test_conversions_at_odd_ratios_have_no_bar_on_the_conversion_day():
+    market = SimMarket(SimConfig(n_etfs=60, n_stocks=0, years=1, today=TODAY, seed=1))
+    conversions = [
+        (i, a)
+        for i in market.instruments()
+        for a in i.actions
+        if a.split_ratio in (Decimal("1.110680861"), Decimal("0.380231127"), Decimal("3.834928"))
+    ]
+
+    assert conversions
+    for inst, action in conversions:
+        assert action.ex_date not in {b.day for b in market.bars(inst.symbol)}
+
+
+def test_scheduled_actions_happen_on_their_day():
+    day = dt.date(2024, 6, 20)
+    config = SimConfig(
+        n_etfs=2,
+        n_stocks=0,
+        years=1,
+        today=TODAY,
+        seed=1,
+        scheduled=(ScheduledAction("510300", day, cash_share=Decimal("0.02"), split_ratio=Decimal(2), trades=False),),
+    )
+
+    inst = SimMarket(config).instrument("510300.SH")
+
+    action = next(a for a in inst.actions if a.ex_date == day)
+    assert action.split_ratio == 2 and action.cash > 0
+    assert day not in {b.day for b in SimMarket(config).bars("510300.SH")}
 
 
 def test_ordinary_days_are_quoted_against_the_previous_close(market):

@@ -1,4 +1,5 @@
-"""Ex-days derived from quotes, and adjusted prices that match the provider's own."""
+"""Ex-days: the snapshot's hint, the provider's qfq series, recording, and adjusted prices
+that match the provider's own."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from etfs.calendar import SHANGHAI, trading_days
+from etfs.providers.base import PriceTicks
 from etfs.symbols import parse_symbol
-from etfs.sync.actions import derive_action, needs_provider_series, record_actions, refine_actions, snap_ratio
-from etfs.sync.bars import series_actions
+from etfs.sync.actions import Findings, derive_action, record_actions, snap_ratio
 from etfs.sync.service import run_sync
+from etfs.sync.steps import find_actions
 from etfs.tests.factories import InstrumentFactory
 from etfs.tests.fake_provider import FakeInstrument, FakeProvider, fake_market, make_bars, qfq_bar
 from prices.adjustments import Action, PriceAdjuster
@@ -40,6 +42,13 @@ def test_rise_is_a_share_merge():
     assert derive_action(DAY, Decimal("0.813"), Decimal("2.439"), 3) == Action(DAY, split_ratio=Decimal("0.333333"))
 
 
+def test_large_drop_reads_as_a_conversion_not_cash():
+    # 159919 converted at 1.110680861 (first bar after it 2019-01-14): a 10 % drop is no distribution.
+    hint = derive_action(dt.date(2019, 1, 14), Decimal("3.408"), Decimal("3.068"), 3)
+
+    assert (hint.cash, hint.split_ratio) == (Decimal(0), Decimal("1.110821"))
+
+
 def test_odd_conversion_keeps_the_measured_ratio():
     # 512010 on 2021-06-28: 3.206 -> 0.836 (a 1:3.8349 conversion), no small fraction fits.
     assert snap_ratio(Decimal("3.206"), Decimal("0.836"), 3) == Decimal("3.834928")
@@ -52,9 +61,9 @@ def test_record_actions_never_overwrites_a_curated_row():
         instrument=instrument, ex_date=DAY, cash=Decimal("0.0510"), source=CorporateAction.Source.MANUAL
     )
 
-    changed = record_actions({instrument.pk: [Action(DAY, cash=Decimal("0.0500"))]})
+    changes = record_actions({instrument.pk: Findings([Action(DAY, cash=Decimal("0.0500"))])})
 
-    assert changed == 0
+    assert changes.count == 0
     assert CorporateAction.objects.get().cash == Decimal("0.0510")
 
 
@@ -84,7 +93,7 @@ def test_distribution_on_the_snapshot_day_is_recorded_through_history():
         dt.date(2024, 5, 20),
         Decimal("0.05"),
     )
-    assert action.source == CorporateAction.Source.DERIVED
+    assert action.source == CorporateAction.Source.PROVIDER
 
 
 def _east_money_qfq(bars, actions, decimals):
@@ -117,24 +126,28 @@ def test_qfq_from_stored_actions_equals_the_provider_rule():
         assert ours == _east_money_qfq(market.visible(symbol), market.instruments[symbol].actions, 3)
 
 
-def test_provider_series_is_needed_only_where_quotes_cannot_settle_an_action():
-    assert needs_provider_series([Action(DAY, cash=Decimal("0.05"))], 3) is False
-    assert needs_provider_series([Action(DAY, cash=Decimal("0.16"))], 2) is True
-    assert needs_provider_series([Action(DAY, split_ratio=Decimal("2.000000"))], 3) is False
-    assert needs_provider_series([Action(DAY, split_ratio=Decimal("0.333333"))], 3) is False
-    assert needs_provider_series([Action(DAY, split_ratio=Decimal("1.313112"))], 3) is True
+@pytest.mark.django_db
+def test_snapshot_ex_day_costs_the_raw_and_the_qfq_request_only():
+    market = fake_market(today=dt.date(2024, 5, 17))
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    market.today = dt.date(2024, 5, 20)
+    before = (len(market.history_requests), len(market.adjusted_requests), market.list_requests)
+
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+
+    after = (len(market.history_requests), len(market.adjusted_requests), market.list_requests)
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+    assert market.history_requests[-1][0] == market.adjusted_requests[-1][0] == "510300.SH"
 
 
-def test_refine_recovers_a_bonus_issue_with_cash_from_the_qfq_series():
+def test_qfq_series_recovers_a_bonus_issue_with_cash():
     days = trading_days(dt.date(2024, 1, 2), dt.date(2024, 3, 29))
     truth = Action(dt.date(2024, 3, 1), cash=Decimal("0.15"), split_ratio=Decimal("1.5"))
     bars = make_bars(days, base="12.30", decimals=2, actions=[truth], seed=3)
-    quoted = series_actions(bars, 2)
 
-    refined = refine_actions(bars, [qfq_bar(b, [truth], 2) for b in bars], quoted, 2)
+    found = find_actions(PriceTicks.from_bars(bars, 2), PriceTicks.from_bars([qfq_bar(b, [truth], 2) for b in bars], 2))
 
-    assert quoted != [truth]
-    assert refined == [Action(truth.ex_date, cash=Decimal("0.1500"), split_ratio=Decimal("1.500000"))]
+    assert found == [truth]
 
 
 @pytest.mark.django_db
@@ -152,5 +165,6 @@ def test_new_ex_day_with_cash_and_bonus_shares_is_settled_by_the_qfq_series():
 
     action = CorporateAction.objects.get()
     assert (action.ex_date, action.cash, action.split_ratio) == (ex_day, Decimal("0.15"), Decimal("1.5"))
-    assert market.adjusted_requests == [("600519.SH", dt.date(2024, 4, 2), ex_day)]
-    assert market.history_requests[-1] == ("600519.SH", dt.date(2024, 4, 2), ex_day)
+    # Both whole series: a new ex-day can reveal the exact terms of older ones.
+    assert market.adjusted_requests[-1] == ("600519.SH", dt.date(2024, 2, 1), None)
+    assert market.history_requests[-1] == ("600519.SH", None, ex_day)

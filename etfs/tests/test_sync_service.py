@@ -69,10 +69,14 @@ def test_first_sync_creates_instruments_with_list_values(market):
     assert not Instrument.objects.filter(symbol="600000.SH").exists()
 
 
-def test_new_instruments_get_whole_history_in_one_request_each(market):
+def test_new_instruments_get_whole_history_and_its_qfq_series_in_two_requests_each(market):
     sync(market)
 
-    assert market.adjusted_requests == []  # a clean 1:2 split and 0.001-CNY cash need no qfq series
+    assert sorted(market.adjusted_requests) == [  # the evidence of ex-days, from the first bar on
+        ("159919.SZ", market.visible("159919.SZ")[0].day, None),
+        ("510300.SH", market.visible("510300.SH")[0].day, None),
+        ("512880.SH", market.visible("512880.SH")[0].day, None),
+    ]
     assert sorted(market.history_requests) == [
         ("159919.SZ", None, TODAY),
         ("510300.SH", None, TODAY),
@@ -123,7 +127,9 @@ def test_instrument_behind_by_several_days_resumes_from_last_bar_minus_overlap(m
 
     run = sync(market)
 
-    assert sorted(market.history_requests)[0] == ("159919.SZ", dt.date(2024, 6, 25), dt.date(2024, 7, 3))
+    # The whole raw and qfq series are read (the evidence of ex-days); bars are written from the overlap.
+    assert ("159919.SZ", None, dt.date(2024, 7, 3)) in market.history_requests
+    assert ("159919.SZ", dt.date(2024, 4, 1), None) in market.adjusted_requests
     assert (run.bars_inserted, run.bars_unchanged) == (9, 12)
     assert stored("159919.SZ") == truth(market, "159919.SZ")
 
@@ -296,7 +302,7 @@ def test_run_records_parameters_and_request_counts(market):
     run.refresh_from_db()
     assert run.parameters["symbols"] == ["510300.SH"]
     assert run.parameters["full"] is True
-    assert run.requests == 2
+    assert run.requests == 3  # the list, the raw history and its qfq series
     assert run.trigger == SyncRun.Trigger.COMMAND
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from etfs.providers.base import BarRecord, InstrumentKind, ListingRecord, PlainBars
-from etfs.providers.eastmoney import parse_kline, parse_kline_plain
+from etfs.providers.eastmoney import parse_kline, parse_kline_plain, parse_kline_ticks
 from etfs.symbols import Symbol
 from etfs.sync.validation import (
     ETF_LIMIT,
@@ -254,12 +254,17 @@ def test_plain_lane_parses_a_big_move_exactly_for_the_limit_check():
 
 # --- the bulk-loading lane in fetch_history -------------------------------------------------------
 class PlainAnswer:
-    """A provider answering one recorded kline text on both lanes (no network)."""
+    """A provider answering one recorded kline text on both lanes (no network), and a qfq
+    series (``qfq_text``, default the same rows: no ex-day among them)."""
 
     name = "recorded"
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, qfq_text: str | None = None) -> None:
         self.text = text
+        self.qfq_text = qfq_text or text
+
+    def fetch_price_ticks(self, symbol, start=None, end=None, adjust="qfq"):
+        return parse_kline_ticks(self.qfq_text, symbol, start, end)
 
     def fetch_plain_daily_bars(self, symbol, start=None, end=None):
         return parse_kline_plain(self.text, symbol, start, end)
@@ -294,7 +299,7 @@ def test_backfill_lane_sends_a_day_beyond_the_limit_to_the_exact_path_which_hold
     job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
 
-    fetched = fetch_history(PlainAnswer(text), job, True, rules)
+    fetched = fetch_history(PlainAnswer(text, qfq_text=first_ten_rows()), job, True, rules)  # qfq: the true rows
 
     assert not isinstance(fetched.bars, PlainBars)
     assert [bar.day for bar, _ in fetched.held] == [poisoned]

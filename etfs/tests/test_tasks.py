@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +15,7 @@ from etfs.schedules import SCHEDULES, install_schedules, next_run_time
 from etfs.tasks import enqueue_sync, scheduled_sync, sync_task
 from etfs.tests.factories import SyncRunFactory
 from etfs.tests.fake_provider import fake_market, install_fake_provider
+from prices.models import CorporateAction
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,30 @@ def test_scheduled_list_sync_runs_on_a_weekend(market):
 
     run = SyncRun.objects.get()
     assert (run.status, run.instruments_new, run.bars_inserted) == (SyncRun.Status.SUCCESS, 3, 0)
+
+
+def test_weekly_list_sync_audits_a_sample_and_repairs_its_actions(market, settings):
+    settings.SYNC = {**settings.SYNC, "AUDIT_SAMPLE": 3}
+    scheduled_sync("etfs", now=dt.datetime(2024, 6, 28, 16, 0, tzinfo=SHANGHAI))
+    CorporateAction.objects.filter(instrument__symbol="510300.SH").update(cash=Decimal("0.06"), source="derived")
+
+    result = scheduled_sync("etfs", list_only=True, now=dt.datetime(2024, 6, 29, 9, 0, tzinfo=SHANGHAI))
+
+    assert result.endswith("audited 3: 1 action(s) changed, 0 still differing")
+    action = CorporateAction.objects.get(instrument__symbol="510300.SH")
+    assert (action.cash, action.source) == (Decimal("0.05"), "provider")
+
+
+def test_weekly_audit_sample_rotates(market, settings):
+    settings.SYNC = {**settings.SYNC, "AUDIT_SAMPLE": 1}
+    scheduled_sync("etfs", now=dt.datetime(2024, 6, 28, 16, 0, tzinfo=SHANGHAI))
+    audited = []
+    for saturday in (dt.datetime(2024, 6, 29, 9, tzinfo=SHANGHAI), dt.datetime(2024, 7, 6, 9, tzinfo=SHANGHAI)):
+        before = len(market.adjusted_requests)
+        scheduled_sync("etfs", list_only=True, now=saturday)
+        audited.append({symbol for symbol, *_ in market.adjusted_requests[before:]})
+
+    assert len(audited[0]) == len(audited[1]) == 1 and audited[0] != audited[1]
 
 
 def test_migration_created_every_schedule():

@@ -1,0 +1,150 @@
+"""Ex-days read from the provider's qfq series (``etfs.sync.steps``) and how they are recorded."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from etfs.calendar import trading_days
+from etfs.providers.base import BarRecord, PriceTicks
+from etfs.simulator.market import ScheduledAction, SimConfig, SimMarket
+from etfs.sync.actions import Findings, record_actions
+from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq
+from etfs.tests.factories import InstrumentFactory
+from etfs.tests.fake_provider import make_bars, qfq_bar
+from prices.adjustments import Action
+from prices.models import CorporateAction
+
+DAYS = trading_days(dt.date(2024, 1, 2), dt.date(2024, 6, 28))
+
+
+def hfq_bar(bar: BarRecord, actions: list[Action], decimals: int) -> BarRecord:
+    """East Money's backward adjustment, written here independently: p -> p * ratio + cash."""
+
+    def adjust(price: Decimal) -> Decimal:
+        for action in sorted(actions, key=lambda a: a.ex_date, reverse=True):
+            if action.ex_date <= bar.day:
+                price = price * action.split_ratio + action.cash
+        return price.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+    return BarRecord(bar.day, *(adjust(p) for p in (bar.open, bar.high, bar.low, bar.close)), bar.volume, bar.amount)
+
+
+def series(actions: list[Action], *, base: str = "3.500", decimals: int = 3, seed: int = 1, days=DAYS):
+    bars = make_bars(days, base=base, decimals=decimals, actions=actions, seed=seed)
+    raw = PriceTicks.from_bars(bars, decimals)
+    qfq = PriceTicks.from_bars([qfq_bar(b, actions, decimals) for b in bars], decimals)
+    hfq = PriceTicks.from_bars([hfq_bar(b, actions, decimals) for b in bars], decimals)
+    return raw, qfq, hfq
+
+
+def test_cash_distribution_is_the_step_of_raw_minus_qfq():
+    truth = [Action(dt.date(2024, 3, 4), cash=Decimal("0.052"))]
+    raw, qfq, _ = series(truth)
+
+    assert find_actions(raw, qfq) == truth
+
+
+def test_round_split_is_the_step_of_raw_over_qfq():
+    truth = [Action(dt.date(2024, 2, 5), split_ratio=Decimal(4)), Action(dt.date(2024, 5, 6), cash=Decimal("0.011"))]
+    raw, qfq, _ = series(truth, base="3.206")
+
+    assert find_actions(raw, qfq) == truth
+
+
+def test_cash_and_bonus_shares_on_one_day_are_both_found():
+    truth = [Action(dt.date(2024, 4, 1), cash=Decimal("0.15"), split_ratio=Decimal("1.3"))]
+    raw, qfq, _ = series(truth, base="12.30", decimals=2)
+
+    assert find_actions(raw, qfq) == truth
+
+
+def test_odd_conversion_without_a_bar_that_day_is_dated_on_the_next_bar_and_reproduces_qfq():
+    conversion = dt.date(2024, 3, 11)
+    truth = [Action(conversion, split_ratio=Decimal("1.110680861"))]
+    days = [day for day in DAYS if day != conversion]
+    raw, qfq, _ = series(truth, base="3.408", days=days)
+
+    (found,) = find_actions(raw, qfq)
+
+    assert found.ex_date == dt.date(2024, 3, 12) and found.cash == 0
+    assert abs(found.split_ratio - Decimal("1.110680861")) < Decimal("0.0001")
+    assert mismatched_days(raw, qfq, [found], "qfq") == []
+
+
+def test_a_stored_action_that_still_explains_the_series_is_kept():
+    truth = Action(dt.date(2024, 3, 11), split_ratio=Decimal("1.110680861"))
+    raw, qfq, _ = series([truth], base="3.408")
+
+    assert find_actions(raw, qfq, known=[truth]) == [truth]
+
+
+def test_a_stored_action_on_a_day_without_a_bar_keeps_its_day_with_corrected_terms():
+    curated = Action(dt.date(2024, 3, 9), split_ratio=Decimal(3))  # a Saturday, wrong ratio
+    truth = Action(dt.date(2024, 3, 11), split_ratio=Decimal(2))
+    raw, qfq, _ = series([truth])
+
+    assert find_actions(raw, qfq, known=[curated]) == [Action(dt.date(2024, 3, 9), split_ratio=Decimal(2))]
+
+
+def test_actions_after_the_last_raw_day_apply_as_one_step_dated_on_the_providers_next_day():
+    truth = [Action(dt.date(2024, 6, 20), cash=Decimal("0.1")), Action(dt.date(2024, 6, 26), cash=Decimal("0.05"))]
+    raw, qfq, _ = series(truth)
+    cut = PriceTicks(raw.days[:-10], raw.ticks[:-10], 3)
+
+    assert find_actions(cut, qfq) == [Action(raw.days[-10], cash=Decimal("0.15"))]
+
+
+def test_a_series_nothing_inside_it_explains_is_refused():
+    truth = [Action(dt.date(2024, 6, 20), cash=Decimal("0.1"))]
+    raw, qfq, _ = series(truth)
+    early = PriceTicks(qfq.days[:50], qfq.ticks[:50], 3)
+
+    with pytest.raises(SeriesMismatch):
+        find_actions(PriceTicks(raw.days[:50], raw.ticks[:50], 3), early)
+
+
+def test_hfq_pins_a_stocks_cash_below_its_quote():
+    # 0.01-CNY quotes: qfq cannot tell 3.346 from 3.35 (nor 3.65 from 3.645 before a 1:1.5
+    # bonus issue); hfq can. A simulated stock, since the terms need real price variation.
+    ex_day = dt.date(2024, 7, 8)
+    config = SimConfig(n_etfs=0, n_stocks=3, years=2, today=dt.date(2024, 6, 28), seed=11)
+    market = SimMarket(dataclasses.replace(config, scheduled=(ScheduledAction("300750", ex_day, Decimal("0.012")),)))
+    market.set_today(dt.date(2024, 7, 17))
+    raw, qfq, hfq = (PriceTicks.from_bars(market.bars("300750.SZ", adjust), 2) for adjust in ("none", "qfq", "hfq"))
+    found = find_actions(raw, qfq)
+    assert mismatched_days(raw, qfq, found, "qfq") == [] != mismatched_days(raw, hfq, found, "hfq")
+
+    pinned = pin_with_hfq(raw, qfq, hfq, found)
+
+    assert mismatched_days(raw, qfq, pinned, "qfq") == mismatched_days(raw, hfq, pinned, "hfq") == []
+
+
+@pytest.mark.django_db
+def test_series_evidence_removes_a_stale_found_row_and_keeps_a_curated_one():
+    etf = InstrumentFactory()
+    for day, source in ((dt.date(2024, 3, 1), "derived"), (dt.date(2024, 4, 1), "manual")):
+        CorporateAction.objects.create(instrument=etf, ex_date=day, cash=Decimal("0.1"), source=source)
+    found = Findings([Action(dt.date(2024, 5, 6), cash=Decimal("0.05"))], window=(DAYS[0], DAYS[-1]))
+
+    changes = record_actions({etf.pk: found})
+
+    assert (len(changes.created), len(changes.deleted)) == (1, 1)
+    assert list(CorporateAction.objects.values_list("ex_date", "source")) == [
+        (dt.date(2024, 4, 1), "manual"),
+        (dt.date(2024, 5, 6), "provider"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_snapshot_reading_never_replaces_the_providers_series():
+    etf = InstrumentFactory()
+    CorporateAction.objects.create(instrument=etf, ex_date=DAYS[5], cash=Decimal("0.052"), source="provider")
+
+    changes = record_actions({etf.pk: Findings([Action(DAYS[5], cash=Decimal("0.05"))], source="snapshot")})
+
+    assert changes.count == 0
+    assert CorporateAction.objects.get().cash == Decimal("0.052")
