@@ -19,6 +19,17 @@ _CANONICAL = re.compile(r"^(?P<code>\d{6})\.(?P<exchange>SH|SZ|BJ)$", re.IGNOREC
 _PREFIXED = re.compile(r"^(?P<exchange>SH|SZ|BJ)(?P<code>\d{6})$", re.IGNORECASE)
 _BARE = re.compile(r"^\d{6}$")
 _SECID = re.compile(r"^(?P<market>[01])\.(?P<code>\d{6})$")
+# Other tools' forms: baostock ``sh.510300``; JoinQuant/RiceQuant ``510300.XSHG``/``.XSHE``;
+# GM (掘金) ``SHSE.510300``/``SZSE.``; Yahoo ``510300.SS`` (Shanghai) / ``.SZ`` (Shenzhen, as ours).
+_DOTTED_PREFIX = re.compile(r"^(?P<exchange>SH|SZ|BJ)\.(?P<code>\d{6})$", re.IGNORECASE)
+_SUFFIXES = {"XSHG": "SH", "XSHE": "SZ", "SS": "SH", "BJSE": "BJ"}
+_SUFFIXED = re.compile(r"^(?P<code>\d{6})\.(?P<suffix>XSHG|XSHE|SS|BJSE)$", re.IGNORECASE)
+_GM_PREFIXES = {"SHSE": "SH", "SZSE": "SZ", "BJSE": "BJ"}
+_GM = re.compile(r"^(?P<prefix>SHSE|SZSE|BJSE)\.(?P<code>\d{6})$", re.IGNORECASE)
+SYMBOL_FORMS = (
+    "510300.SH, sh510300, SH510300, 1.510300 (East Money secid), 510300, sh.510300 (baostock), "
+    "510300.XSHG / .XSHE (JoinQuant, RiceQuant), SHSE.510300 / SZSE. (GM), 510300.SS / .SZ (Yahoo)"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -65,15 +76,20 @@ def infer_exchange(code: str) -> str:
 
 
 def parse_symbol(value: str) -> Symbol:
-    """Parse ``510300.SH``, ``sh510300``, ``SH510300``, ``1.510300`` (secid) or ``510300``.
+    """Parse every form in ``SYMBOL_FORMS``: ours, East Money's, Tencent's, baostock's, JoinQuant's,
+    GM's and Yahoo's (a bare code gets its exchange from its prefix).
 
     Raises ``ValueError`` naming the input for anything else.
     """
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not an instrument symbol")
     text = value.strip()
-    if match := _CANONICAL.match(text) or _PREFIXED.match(text):
+    if match := _CANONICAL.match(text) or _PREFIXED.match(text) or _DOTTED_PREFIX.match(text):
         return Symbol(match["code"], match["exchange"].upper())
+    if match := _SUFFIXED.match(text):
+        return Symbol(match["code"], _SUFFIXES[match["suffix"].upper()])
+    if match := _GM.match(text):
+        return Symbol(match["code"], _GM_PREFIXES[match["prefix"].upper()])
     if _BARE.match(text):
         try:
             return Symbol(text, infer_exchange(text))
@@ -84,10 +100,7 @@ def parse_symbol(value: str) -> Symbol:
         if match["market"] == "1":
             return Symbol(code, "SH")
         return Symbol(code, "BJ" if infer_exchange(code) == "BJ" else "SZ")
-    raise ValueError(
-        f"{value!r} is not an instrument symbol "
-        "(expected 510300.SH, sh510300, SH510300, 1.510300 or a bare six-digit code)"
-    )
+    raise ValueError(f"{value!r} is not an instrument symbol (expected one of: {SYMBOL_FORMS})")
 
 
 def parse_symbols(values: list[str] | str) -> list[Symbol]:

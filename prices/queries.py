@@ -4,9 +4,10 @@ Aggregated bars (``1w``, ``1M``) are computed in the database — ``time_bucket`
 TimescaleDB, ``date_trunc`` on PostgreSQL, date functions on SQLite — with the same answer
 everywhere: open = first open, close = last close, high = max, low = min, volume and
 amount = sums. Weeks run Monday to Sunday and months are calendar months, both in
-Asia/Shanghai; a bucket is labelled with its **first trading date** (the date of its first
-stored bar), so a weekly bar's ``date`` is a real trading day and the label of a bucket
-never changes as later days of the same bucket arrive.
+Asia/Shanghai. A bar is dated by its period's **last trading date** (the date of its last
+stored bar), as Tushare and East Money's ``klt=102/103`` do, so a join on date never
+leaks a Friday close into Monday's row; ``period_start`` (its first stored bar's date)
+stands beside it and is what pages continue from.
 
 Adjusted (qfq/hfq) aggregates equal the aggregate of adjusted daily bars: the database
 groups by bucket *and* by the span between corporate actions, each span is adjusted with
@@ -38,17 +39,20 @@ CENT = Decimal("0.01")
 STORED_PRICE_QUANTUM = Decimal("0.001")  # prices.models.PRICE decimal places
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One daily or aggregated bar as served: prices already adjusted and rounded."""
+class Bar(NamedTuple):
+    """One daily or aggregated bar as served: prices already adjusted and rounded.
 
-    date: dt.date
+    A tuple, not a dataclass: a full history is thousands of them per request.
+    """
+
+    date: dt.date  # the trading date; for 1w/1M the period's last trading date
     open: Decimal
     high: Decimal
     low: Decimal
     close: Decimal
     volume: int
     amount: Decimal | None  # None when any day it sums has no reported amount
+    period_start: dt.date  # the period's first trading date (== date for daily bars)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,16 +82,29 @@ def is_timescale() -> bool:
 
 
 def adjuster_for(instrument: Instrument, adjust: str) -> PriceAdjuster:
-    """A price adjuster from the instrument's corporate actions (no query for ``none``)."""
-    actions: list[Action] = []
-    if adjust != "none":
-        actions = [
-            Action(ex_date, cash, ratio)
-            for ex_date, cash, ratio in CorporateAction.objects.filter(instrument=instrument).values_list(
-                "ex_date", "cash", "split_ratio"
-            )
-        ]
+    """A price adjuster from the instrument's corporate actions.
+
+    Raw (``none``) series load them too: a raw bar's ``pre_close`` on an ex-day is the
+    exchange's reference price, ``(previous close - cash) / ratio``.
+    """
+    actions = [
+        Action(ex_date, cash, ratio)
+        for ex_date, cash, ratio in CorporateAction.objects.filter(instrument=instrument).values_list(
+            "ex_date", "cash", "split_ratio"
+        )
+    ]
     return PriceAdjuster(actions, adjust, instrument.price_decimals)
+
+
+def actions_by_instrument(instrument_ids: Sequence[int]) -> dict[int, list[Action]]:
+    """The corporate actions of many instruments in one query (cross-sections)."""
+    found: dict[int, list[Action]] = {}
+    rows = CorporateAction.objects.filter(instrument_id__in=list(instrument_ids)).values_list(
+        "instrument_id", "ex_date", "cash", "split_ratio"
+    )
+    for instrument_id, ex_date, cash, ratio in rows:
+        found.setdefault(instrument_id, []).append(Action(ex_date, cash, ratio))
+    return found
 
 
 def bar_stats(instrument: Instrument) -> BarStats:
@@ -113,8 +130,8 @@ def fetch_bars(
 ) -> list[Bar]:
     """At most ``limit`` bars from ``start`` to ``end`` (inclusive), oldest first.
 
-    For ``1w``/``1M`` ``start`` should be a bucket's first trading date (as the API's cursor
-    is), or the first bucket only covers the days from ``start`` on.
+    For ``1w``/``1M`` ``start`` should be a bucket's first trading date (as the API's cursor,
+    a bar's ``period_start``, is), or the first bucket only covers the days from ``start`` on.
     """
     if interval == "1d":
         return _daily_bars(instrument, adjuster, start, end, limit)
@@ -143,7 +160,7 @@ def iter_bars(
         yield from page[:batch_size]
         if len(page) <= batch_size:
             return
-        cursor = page[batch_size].date
+        cursor = page[batch_size].period_start
 
 
 def _quantize(value: Any, quantum: Decimal) -> Decimal | None:
@@ -159,21 +176,73 @@ def _quantize(value: Any, quantum: Decimal) -> Decimal | None:
     return value.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
+def _trading_date_sql() -> str:
+    """SQL for a bar's trading date (see ``_SQLITE_BUCKET`` for SQLite's +12 hours)."""
+    if connection.vendor == "sqlite":
+        return "date(\"time\", '+12 hours')"
+    return "(\"time\" AT TIME ZONE 'Asia/Shanghai')::date"
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
 def _daily_bars(
     instrument: Instrument, adjuster: PriceAdjuster, start: dt.date | None, end: dt.date | None, limit: int
 ) -> list[Bar]:
-    rows = (
-        DailyBar.objects.filter(instrument=instrument)
-        .between(start, end)
-        .order_by("time")
-        .values_list("time", "open", "high", "low", "close", "volume", "amount")[:limit]
+    # A plain cursor, not the ORM: a page is 1,000s of rows and the ORM's per-row work
+    # (model field converters, time zone conversion) cost more than everything else here.
+    where, params = ["instrument_id = %s"], [instrument.pk]
+    if start is not None:
+        where.append('"time" >= %s')
+        params.append(_time_param(start))
+    if end is not None:
+        where.append('"time" < %s')
+        params.append(_time_param(end + dt.timedelta(days=1)))
+    sql = (
+        f"SELECT {_trading_date_sql()}, open, high, low, close, volume, amount FROM {_TABLE} "
+        f'WHERE {" AND ".join(where)} ORDER BY "time" LIMIT %s'
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
     bars = []
-    for time, open_, high, low, close, volume, amount in rows:
-        day = time_to_trading_date(time)
+    append = bars.append
+    quantize = _quantize
+    if adjuster.adjust == "none":
+        quantum = adjuster.quantum
+        for day, open_, high, low, close, volume, amount in rows:
+            day = _as_date(day)
+            append(
+                Bar(
+                    day,
+                    quantize(open_, quantum),
+                    quantize(high, quantum),
+                    quantize(low, quantum),
+                    quantize(close, quantum),
+                    volume,
+                    quantize(amount, CENT),
+                    day,
+                )
+            )
+        return bars
+    for day, open_, high, low, close, volume, amount in rows:
+        day = _as_date(day)
         price = _price_function(adjuster, day)
-        bars.append(Bar(day, price(open_), price(high), price(low), price(close), volume, _quantize(amount, CENT)))
+        append(Bar(day, price(open_), price(high), price(low), price(close), volume, quantize(amount, CENT), day))
     return bars
+
+
+def previous_close(instrument_id: int, before: dt.date) -> tuple[dt.date, Any] | None:
+    """The trading date and raw close of the last stored bar before ``before`` (one index probe)."""
+    sql = (
+        f"SELECT {_trading_date_sql()}, close FROM {_TABLE} WHERE instrument_id = %s AND \"time\" < %s "
+        'ORDER BY "time" DESC LIMIT 1'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [instrument_id, _time_param(before)])
+        row = cursor.fetchone()
+    return None if row is None else (_as_date(row[0]), row[1])
 
 
 def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], Decimal]:
@@ -190,7 +259,8 @@ def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], De
 
 # --- Aggregation ----------------------------------------------------------------------------
 # Per backend: the bucket key and the SELECT producing, per (bucket, segment) group,
-# (first trading date, bucket, open, high, low, close, volume, amount), oldest first.
+# (first trading date, bucket, segment, open, high, low, close, volume, amount, last trading date),
+# oldest first.
 _TABLE = DailyBar._meta.db_table
 
 _TIMESCALE_BUCKET = {
@@ -214,7 +284,8 @@ _AMOUNT_SUM = "CASE WHEN count(amount) = count(*) THEN sum(amount) END"
 
 _POSTGRES_SQL = """
 SELECT (min("time") AT TIME ZONE 'Asia/Shanghai')::date AS day, {bucket} AS bucket, {segment} AS segment,
-       {first_open}, max(high), min(low), {last_close}, sum(volume), {amount_sum}
+       {first_open}, max(high), min(low), {last_close}, sum(volume), {amount_sum},
+       (max("time") AT TIME ZONE 'Asia/Shanghai')::date AS last_day
 FROM {table}
 WHERE {where}
 GROUP BY 2, 3
@@ -232,7 +303,8 @@ WITH g AS (
     ORDER BY 3
     LIMIT %s
 )
-SELECT date(g.first_time, '+12 hours'), g.bucket, g.segment, o.open, g.high, g.low, c.close, g.volume, g.amount
+SELECT date(g.first_time, '+12 hours'), g.bucket, g.segment, o.open, g.high, g.low, c.close, g.volume, g.amount,
+       date(g.last_time, '+12 hours')
 FROM g
 JOIN {table} o ON o.instrument_id = %s AND o."time" = g.first_time
 JOIN {table} c ON c.instrument_id = %s AND c."time" = g.last_time
@@ -309,24 +381,36 @@ def _aggregated_bars(
 
 
 def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> list[Bar]:
-    """Adjust each (bucket, segment) row with its own map and merge the rows of one bucket."""
+    """Adjust each (bucket, segment) row with its own map and merge the rows of one bucket.
+
+    A merged bar is dated by its last segment's last day; ``period_start`` is its first day.
+    """
     bars: list[Bar] = []
     previous_bucket: Any = object()
-    for day, bucket, _segment, open_, high, low, close, volume, amount in rows:
-        if isinstance(day, str):
-            day = dt.date.fromisoformat(day)
-        price = _price_function(adjuster, day)
-        bar = Bar(day, price(open_), price(high), price(low), price(close), int(volume), _quantize(amount, CENT))
+    for first_day, bucket, _segment, open_, high, low, close, volume, amount, last_day in rows:
+        first_day, last_day = _as_date(first_day), _as_date(last_day)
+        price = _price_function(adjuster, first_day)
+        bar = Bar(
+            last_day,
+            price(open_),
+            price(high),
+            price(low),
+            price(close),
+            int(volume),
+            _quantize(amount, CENT),
+            first_day,
+        )
         if bars and bucket == previous_bucket:
             first = bars[-1]
             bar = Bar(
-                first.date,
+                bar.date,
                 first.open,
                 max(first.high, bar.high),
                 min(first.low, bar.low),
                 bar.close,
                 first.volume + bar.volume,
                 None if first.amount is None or bar.amount is None else first.amount + bar.amount,
+                first.period_start,
             )
             bars[-1] = bar
         else:
@@ -393,14 +477,73 @@ def latest_bars(instruments: QuerySet[Instrument]) -> list[tuple[ScreenInstrumen
             continue
         time, open_, high, low, close, volume, amount = by_instrument[instrument.pk]
         quantum = quanta[instrument.price_decimals]
+        day = time_to_trading_date(time)
         bar = Bar(
-            time_to_trading_date(time),
+            day,
             _quantize(open_, quantum),
             _quantize(high, quantum),
             _quantize(low, quantum),
             _quantize(close, quantum),
             volume,
             _quantize(amount, CENT),
+            day,
         )
         result.append((instrument, bar))
     return result
+
+
+# --- Cross-sections -----------------------------------------------------------------------------
+class SectionInstrument(NamedTuple):
+    """The few instrument fields a cross-section needs."""
+
+    pk: int
+    symbol: str
+    price_decimals: int
+
+
+def cross_section(
+    instruments: QuerySet[Instrument], day: dt.date
+) -> list[tuple[SectionInstrument, tuple, tuple[dt.date, Any] | None]]:
+    """Every instrument's raw bar of ``day`` with its previous stored bar's ``(date, close)``, by symbol.
+
+    Two index-backed queries whatever the number of instruments: the instruments (tuples),
+    then the bars of that day, each with its previous bar found by a correlated probe of
+    the ``(instrument_id, time)`` index. Raw rows are ``(open, high, low, close, volume, amount)``.
+    """
+    picked = {
+        row[0]: SectionInstrument(*row)
+        for row in instruments.order_by().values_list("pk", "symbol", "price_decimals")
+    }
+    if not picked:
+        return []
+    time = trading_date_to_time(day)
+    before = DailyBar.objects.filter(instrument_id=OuterRef("instrument_id"), time__lt=OuterRef("time")).order_by(
+        "-time"
+    )
+    rows = (
+        DailyBar.objects.filter(time=time, instrument_id__in=instruments.order_by().values("pk"))
+        .annotate(prev_time=Subquery(before.values("time")[:1]), prev_close=Subquery(before.values("close")[:1]))
+        .values_list("instrument_id", "open", "high", "low", "close", "volume", "amount", "prev_time", "prev_close")
+    )
+    found = []
+    for instrument_id, open_, high, low, close, volume, amount, prev_time, prev_close in rows:
+        instrument = picked.get(instrument_id)
+        if instrument is None:
+            continue
+        previous = None
+        if prev_time is not None:
+            if isinstance(prev_time, str):  # SQLite hands a subquery's datetime back as text
+                prev_time = dt.datetime.fromisoformat(prev_time)
+                if prev_time.tzinfo is None:
+                    prev_time = prev_time.replace(tzinfo=dt.UTC)
+            previous = (time_to_trading_date(prev_time), prev_close)
+        found.append((instrument, (open_, high, low, close, volume, amount), previous))
+    found.sort(key=lambda item: item[0].symbol)
+    return found
+
+
+def section_bar(raw: tuple, day: dt.date, adjuster: PriceAdjuster) -> Bar:
+    """One cross-section row as a served bar (the same rounding and adjustment as ``fetch_bars``)."""
+    open_, high, low, close, volume, amount = raw
+    price = _price_function(adjuster, day)
+    return Bar(day, price(open_), price(high), price(low), price(close), volume, _quantize(amount, CENT), day)

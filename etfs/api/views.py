@@ -20,6 +20,7 @@ from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.api.health import health_report
 from etfs.api.pagination import ListPagination
 from etfs.api.permissions import ReadPublicWriteStaff
+from etfs.api.strict import StrictQueryParamsMixin
 from etfs.api.serializers import (
     HealthSerializer,
     InstrumentDetailSerializer,
@@ -28,16 +29,29 @@ from etfs.api.serializers import (
     SyncRunSerializer,
 )
 from etfs.models import Instrument, SyncRun
-from etfs.symbols import parse_symbol
+from etfs.symbols import SYMBOL_FORMS, parse_symbol
 
-_EXCHANGE = "([Ss][Hh]|[Ss][Zz]|[Bb][Jj])"
-SYMBOL_PATTERN = rf"^(\d{{6}}(\.{_EXCHANGE})?|{_EXCHANGE}\d{{6}}|[01]\.\d{{6}})$"
+
+
+def _any_case(word: str) -> str:
+    """A regex matching ``word`` in any case, for JSON-schema patterns (which have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+_EXCHANGE = "(" + "|".join(_any_case(w) for w in ("SH", "SZ", "BJ")) + ")"
+_SUFFIX = "(" + "|".join(_any_case(w) for w in ("SH", "SZ", "BJ", "XSHG", "XSHE", "SS", "BJSE")) + ")"
+_GM = "(" + "|".join(_any_case(w) for w in ("SHSE", "SZSE", "BJSE")) + ")"
+SYMBOL_PATTERN = rf"^(\d{{6}}(\.{_SUFFIX})?|{_EXCHANGE}\.?\d{{6}}|{_GM}\.\d{{6}}|[01]\.\d{{6}})$"
 SYMBOL_PARAMETER = OpenApiParameter(
     "symbol",
     {"type": "string", "pattern": SYMBOL_PATTERN},
     OpenApiParameter.PATH,
-    description="Any symbol form: 510300.SH, sh510300, SH510300, 1.510300 or 510300",
-    examples=[OpenApiExample("canonical", value="510300.SH"), OpenApiExample("prefixed", value="sh510300")],
+    description=f"Any symbol form: {SYMBOL_FORMS}",
+    examples=[
+        OpenApiExample("canonical", value="510300.SH"),
+        OpenApiExample("prefixed", value="sh510300"),
+        OpenApiExample("JoinQuant", value="510300.XSHG"),
+    ],
 )
 
 
@@ -58,7 +72,7 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
 
 
-class InstrumentViewSet(InstrumentFilteringMixin, viewsets.ReadOnlyModelViewSet):
+class InstrumentViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, viewsets.ReadOnlyModelViewSet):
     """Instruments with filters, search over code/symbol/name and ordering; detail by any symbol form."""
 
     queryset = Instrument.objects.all()
@@ -86,7 +100,7 @@ class InstrumentViewSet(InstrumentFilteringMixin, viewsets.ReadOnlyModelViewSet)
         return super().retrieve(request, *args, **kwargs)
 
 
-class EtfViewSet(InstrumentFilteringMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class EtfViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """The instrument list restricted to ETFs (same filters, search and ordering)."""
 
     queryset = Instrument.objects.etfs()
@@ -95,7 +109,7 @@ class EtfViewSet(InstrumentFilteringMixin, mixins.ListModelMixin, viewsets.Gener
     pagination_class = ListPagination
 
 
-class SyncRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Sync runs, newest first; staff may enqueue one (answered 202: it runs in django-q2)."""
 
     queryset = SyncRun.objects.all()
@@ -125,7 +139,7 @@ class SyncRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-class HealthView(APIView):
+class HealthView(StrictQueryParamsMixin, APIView):
     """Database reachable and the age of the last successful sync per kind; 503 when the database is not.
 
     Always public (load balancers and monitors call it without credentials) and never throttled.

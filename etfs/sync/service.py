@@ -18,6 +18,7 @@ from etfs.calendar import SHANGHAI, last_final_trading_day
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import ProviderError, ProviderUnavailable
+from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
@@ -43,9 +44,9 @@ def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return parse_date(str(value))
     except ValueError:
-        raise SyncOptionError(f"--{name} {value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise SyncOptionError(f"--{name} {value!r} is not a date (expected {DATE_FORMATS_TEXT})") from None
 
 
 def validate_options(

@@ -25,6 +25,19 @@ from etfs.symbols import Symbol, classify_code, infer_exchange, parse_symbol, pa
         ("1.510300", Symbol("510300", "SH")),
         ("0.159919", Symbol("159919", "SZ")),
         ("0.430047", Symbol("430047", "BJ")),
+        # baostock
+        ("sh.510300", Symbol("510300", "SH")),
+        ("sz.159919", Symbol("159919", "SZ")),
+        # JoinQuant, RiceQuant
+        ("510300.XSHG", Symbol("510300", "SH")),
+        ("159919.XSHE", Symbol("159919", "SZ")),
+        ("510300.xshg", Symbol("510300", "SH")),
+        # GM (掘金)
+        ("SHSE.510300", Symbol("510300", "SH")),
+        ("SZSE.159919", Symbol("159919", "SZ")),
+        # Yahoo: .SS is Shanghai, .SZ Shenzhen
+        ("510300.SS", Symbol("510300", "SH")),
+        ("159919.SZ", Symbol("159919", "SZ")),
     ],
 )
 def test_parse_symbol_accepts_every_documented_form(text, expected):
@@ -32,7 +45,7 @@ def test_parse_symbol_accepts_every_documented_form(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "51030", "5103000", "510300.HK", "hk510300", "abc", "510300.S", "SH.510300", "2.510300"]
+    "text", ["", "51030", "5103000", "510300.HK", "hk510300", "abc", "510300.S", "SH..510300", "2.510300", "510300.XSHX", "SHSE510300", "510300.SSE"]
 )
 def test_parse_symbol_rejects_garbage_naming_the_input(text):
     with pytest.raises(ValueError) as exc:

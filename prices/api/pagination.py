@@ -1,9 +1,10 @@
-"""Cursor pagination of bars keyed on the trading date.
+"""Cursor pagination of bars keyed on the trading date (and the symbol, for many instruments).
 
 A page is "at most N bars from date D on"; its ``next`` link carries the date of the first
-bar not shown. That is one index range scan per page whatever the depth (no OFFSET), it
-works the same for daily and aggregated bars (a bucket's date is its first trading day),
-and pages stay stable when new bars arrive at the end.
+bar not shown (for 1w/1M its ``period_start``, the bucket's first trading day). That is one
+index range scan per page whatever the depth (no OFFSET), it works the same for daily and
+aggregated bars, and pages stay stable when new bars arrive at the end. Answers over many
+instruments (ordered by symbol, then date) carry the symbol too.
 """
 
 from __future__ import annotations
@@ -33,24 +34,33 @@ class BarCursorPagination(BasePagination):
 
     def __init__(self) -> None:
         self.next_date: dt.date | None = None
+        self.next_symbol: str | None = None
         self.request: Request | None = None
 
     @staticmethod
-    def encode_cursor(day: dt.date) -> str:
-        return base64.urlsafe_b64encode(f"d={day.isoformat()}".encode()).decode().rstrip("=")
+    def encode_cursor(day: dt.date, symbol: str | None = None) -> str:
+        text = f"d={day.isoformat()}" + (f"&s={symbol}" if symbol else "")
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
     @staticmethod
-    def decode_cursor(value: str) -> dt.date:
+    def decode_cursor_with_symbol(value: str) -> tuple[dt.date, str | None]:
         try:
             text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
             if not text.startswith("d="):
                 raise ValueError(text)
-            day = dt.date.fromisoformat(text[2:])
+            date_text, _, symbol_part = text[2:].partition("&")
+            day = dt.date.fromisoformat(date_text)
             if not MIN_DATE <= day <= MAX_DATE:
                 raise ValueError(text)
-            return day
+            if symbol_part and not symbol_part.startswith("s="):
+                raise ValueError(text)
+            return day, symbol_part[2:] or None
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    @classmethod
+    def decode_cursor(cls, value: str) -> dt.date:
+        return cls.decode_cursor_with_symbol(value)[0]
 
     def get_page_size(self, params: dict[str, Any]) -> int:
         return min(params.get(self.page_size_query_param) or self.page_size, self.max_page_size)
@@ -66,14 +76,14 @@ class BarCursorPagination(BasePagination):
             start = max(start, cursor) if start else cursor
         size = self.get_page_size(params)
         bars = fetch(start, size + 1)
-        self.next_date = bars[size].date if len(bars) > size else None
+        self.next_date = bars[size].period_start if len(bars) > size else None
         return bars[:size]
 
     def get_next_link(self) -> str | None:
         if self.next_date is None or self.request is None:
             return None
         url = self.request.build_absolute_uri()
-        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(self.next_date))
+        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(self.next_date, self.next_symbol))
 
     def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
         return Response({"next": self.get_next_link(), "results": data})

@@ -1,12 +1,27 @@
-"""CSV output: rows rendered as they are produced, so a long history streams in bounded memory."""
+"""CSV and Parquet renderers for DRF answers (the latest-bar screen) and content negotiation.
+
+Long outputs (bar histories, cross-sections) do not go through a renderer: their views
+stream bytes from ``prices.api.writers``. These classes still name the formats, so DRF's
+``?format=`` negotiation and the OpenAPI schema know them.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
+
+from prices.api.writers import BOM, DATE_COLUMNS, parquet_chunks
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+
+
+def wants_bom(renderer_context: Mapping | None) -> bool:
+    request = (renderer_context or {}).get("request")
+    return request is not None and str(request.query_params.get("bom", "")).lower() in ("1", "true")
 
 
 class _Line:
@@ -17,11 +32,10 @@ class _Line:
 
 
 class CSVRenderer(BaseRenderer):
-    """``text/csv`` with a header row; decimals keep their exact text.
+    """``text/csv`` with a header row; decimals keep their exact text; ``bom=1`` for Excel.
 
-    ``render`` serves small lists (the latest-bar screen); views with long outputs call
-    ``stream`` and return a streaming response. Columns come from the renderer context's
-    ``csv_header`` (so an empty result still has a header) or the first row.
+    Columns come from the renderer context's ``csv_header`` (so an empty result still has
+    a header) or the first row.
     """
 
     media_type = "text/csv"
@@ -35,14 +49,31 @@ class CSVRenderer(BaseRenderer):
         rows = data if isinstance(data, list) else [data]
         if header is None:
             header = list(rows[0]) if rows and isinstance(rows[0], Mapping) else []
-        return "".join(self.stream(rows, header)).encode(self.charset)
-
-    def stream(self, rows: Iterable[Mapping[str, Any]], header: Sequence[str]) -> Iterator[str]:
         writer = csv.writer(_Line(), lineterminator="\n")
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_cell(row.get(name)) for name in header])
+        lines = [writer.writerow(header)]
+        lines += [writer.writerow(["" if row.get(n) is None else row.get(n) for n in header]) for row in rows]
+        return ((BOM if wants_bom(renderer_context) else "") + "".join(lines)).encode(self.charset)
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
+class ParquetRenderer(BaseRenderer):
+    """Apache Parquet of a list of rows (``csv_header`` names the columns; dates as ``date32``)."""
+
+    media_type = PARQUET_MEDIA_TYPE
+    format = "parquet"
+    charset = None
+    render_style = "binary"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping | None = None
+    ) -> bytes:
+        header = list((renderer_context or {}).get("csv_header") or [])
+        rows = data if isinstance(data, list) else [data]
+        index = {name: i for i, name in enumerate(header)}
+        tuples = [
+            tuple(
+                dt.date.fromisoformat(row.get(n)) if n in DATE_COLUMNS and isinstance(row.get(n), str) else row.get(n)
+                for n in header
+            )
+            for row in rows
+        ]
+        return b"".join(parquet_chunks([tuples], header, index))

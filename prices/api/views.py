@@ -1,42 +1,86 @@
-"""Bars over HTTP: one instrument's history (JSON pages or streamed CSV) and the latest-bar screen."""
+"""Bars over HTTP: one instrument's history, many instruments (symbols or one date), the latest-bar screen,
+corporate actions and the trading calendar.
+
+Bar answers are written straight from database rows to bytes (``prices.api.writers``): no
+serializer, no dict per bar. JSON comes in cursor pages; CSV and Parquet stream the whole
+range in batches, never holding it in memory.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from django.core.cache import caches
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
-from rest_framework.generics import ListAPIView
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from etfs.api.filters import InstrumentFilteringMixin
+from etfs import calendar
+from etfs.api.filters import InstrumentFilteringMixin, StrictSearchFilter
 from etfs.api.permissions import ReadPublicWriteStaff
+from etfs.api.strict import StrictQueryParamsMixin
 from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.models import Instrument
+from prices.adjustments import PriceAdjuster
 from prices.api.pagination import BarCursorPagination
-from prices.api.renderers import CSVRenderer
-from prices.api.serializers import FORMATS, BarPageSerializer, BarQuerySerializer, LatestBarSerializer
-from prices.queries import adjuster_for, fetch_bars, iter_bars, latest_bars, screen_data_version
+from prices.api.renderers import PARQUET_MEDIA_TYPE, CSVRenderer, ParquetRenderer
+from prices.api.serializers import (
+    FORMATS,
+    ActionSerializer,
+    BarPageSerializer,
+    BarQuerySerializer,
+    CalendarQuerySerializer,
+    CalendarSerializer,
+    CrossBarQuerySerializer,
+    LatestBarSerializer,
+    StrictBooleanParam,
+)
+from prices.api.writers import csv_chunks, json_page, parquet_chunks
+from prices.models import CorporateAction
+from prices.queries import (
+    SectionInstrument,
+    actions_by_instrument,
+    adjuster_for,
+    cross_section,
+    fetch_bars,
+    iter_bars,
+    latest_bars,
+    previous_close,
+    screen_data_version,
+    section_bar,
+)
+from prices.rows import RowMaker, default_columns
 
 BAR_FIELDS = ["date", "open", "high", "low", "close", "volume", "amount"]
 LATEST_FIELDS = ["symbol", "name", *BAR_FIELDS]
+BATCH_SIZE = 5000
 ERRORS = {
     (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "Invalid parameters, with a message per field"),
     (404, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "Unknown instrument (the message names it)"),
 }
+BAR_RESPONSES = {
+    (200, "application/json"): BarPageSerializer,
+    (200, "text/csv"): OpenApiTypes.STR,
+    (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
+    **ERRORS,
+}
 
 
-class JSONOrCSVMixin:
-    """JSON or CSV chosen by ``?format=`` (or ``Accept``); an unknown format is a 400, errors are always JSON."""
+class FormatsMixin(StrictQueryParamsMixin):
+    """JSON, CSV or Parquet chosen by ``?format=`` (or ``Accept``); an unknown format is a 400,
+    errors are always JSON."""
 
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, ParquetRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         try:
@@ -51,58 +95,203 @@ class JSONOrCSVMixin:
         self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
         return response
 
-    def wants_csv(self, request: Request) -> bool:
-        return getattr(request.accepted_renderer, "format", None) == "csv"
+    def output_format(self, request: Request) -> str:
+        return getattr(request.accepted_renderer, "format", None) or "json"
 
 
-class InstrumentBarsView(JSONOrCSVMixin, APIView):
-    """Daily, weekly or monthly bars of one instrument, raw or qfq/hfq adjusted.
+def _batches(rows: Iterable[tuple], size: int = BATCH_SIZE) -> Iterator[list[tuple]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
-    JSON comes in cursor pages; CSV streams the whole range in batches, never holding it
-    in memory.
+
+def stream_rows(rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, bom: bool) -> StreamingHttpResponse:
+    """A CSV or Parquet download of ``rows`` (``prices.rows.COLUMNS`` tuples), batch by batch."""
+    if fmt == "parquet":
+        response = StreamingHttpResponse(parquet_chunks(_batches(rows), columns), content_type=PARQUET_MEDIA_TYPE)
+        filename += ".parquet"
+    else:
+        response = StreamingHttpResponse(
+            csv_chunks(_batches(rows), columns, bom=bom), content_type="text/csv; charset=utf-8"
+        )
+        filename += ".csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def json_response(rows: Iterable[tuple], columns: tuple[str, ...], next_link: str | None) -> HttpResponse:
+    return HttpResponse(json_page(rows, columns, next_link), content_type="application/json")
+
+
+def _history_rows(instrument: Any, adjuster: PriceAdjuster, start: Any, end: Any, interval: str) -> Iterator[tuple]:
+    bars = iter_bars(instrument, adjuster, start=start, end=end, interval=interval, batch_size=BATCH_SIZE)
+    first = next(bars, None)
+    if first is None:
+        return
+    # Without a start the range begins at the instrument's first bar: nothing before it.
+    previous = previous_close(instrument.pk, first.period_start) if start is not None else None
+
+    def chained() -> Iterator[Any]:
+        yield first
+        yield from bars
+
+    yield from RowMaker(instrument.symbol, adjuster).rows(chained(), previous)
+
+
+class InstrumentBarsView(FormatsMixin, APIView):
+    """Daily, weekly or monthly bars of one instrument, raw or qfq/hfq adjusted, with pre_close,
+    change, pct_chg and the adjustment's factor and offset per bar.
+
+    Weekly and monthly bars are dated by the period's last trading day, with ``period_start``
+    beside it. JSON comes in cursor pages; CSV and Parquet stream the whole range.
     """
 
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = BarCursorPagination
-    csv_batch_size = 5000
+    query_serializers = (BarQuerySerializer,)
 
-    @extend_schema(
-        parameters=[SYMBOL_PARAMETER, BarQuerySerializer],
-        responses={(200, "application/json"): BarPageSerializer, (200, "text/csv"): OpenApiTypes.STR, **ERRORS},
-    )
-    def get(self, request: Request, symbol: str) -> Response | StreamingHttpResponse:
+    @extend_schema(parameters=[SYMBOL_PARAMETER, BarQuerySerializer], responses=BAR_RESPONSES)
+    def get(self, request: Request, symbol: str) -> HttpResponse:
         query = BarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
+        interval, start, end = params["interval"], params.get("start"), params.get("end")
+        columns = query.columns(default_columns(with_symbol=False, interval=interval))
         instrument = get_instrument_or_404(Instrument.objects.all(), symbol)
         adjuster = adjuster_for(instrument, params["adjust"])
-        interval, end = params["interval"], params.get("end")
-        if self.wants_csv(request):
-            bars = iter_bars(
-                instrument,
-                adjuster,
-                start=params.get("start"),
-                end=end,
-                interval=interval,
-                batch_size=self.csv_batch_size,
-            )
-            response = StreamingHttpResponse(
-                CSVRenderer().stream((bar.as_dict() for bar in bars), BAR_FIELDS),
-                content_type="text/csv; charset=utf-8",
-            )
-            filename = f"{instrument.symbol}-{interval}-{params['adjust']}.csv"
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-            return response
+        fmt = self.output_format(request)
+        if fmt != "json":
+            rows = _history_rows(instrument, adjuster, start, end, interval)
+            return stream_rows(rows, columns, fmt, f"{instrument.symbol}-{interval}-{params['adjust']}", params["bom"])
         paginator = self.pagination_class()
         page = paginator.paginate_bars(
-            lambda start, limit: fetch_bars(instrument, adjuster, start=start, end=end, interval=interval, limit=limit),
+            lambda first, limit: fetch_bars(instrument, adjuster, start=first, end=end, interval=interval, limit=limit),
             params,
             request,
         )
-        return paginator.get_paginated_response([bar.as_dict() for bar in page])
+        # Without a start the page begins at the instrument's first bar: nothing before it.
+        from_start = params.get("start") is None and params.get("cursor") is None
+        previous = previous_close(instrument.pk, page[0].period_start) if page and not from_start else None
+        rows = RowMaker(instrument.symbol, adjuster).rows(page, previous)
+        return json_response(rows, columns, paginator.get_next_link())
 
 
-class LatestBarsView(InstrumentFilteringMixin, JSONOrCSVMixin, ListAPIView):
+class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
+    """Bars of many instruments in long format (a ``symbol`` column), ordered by symbol then date.
+
+    ``symbols=`` (up to 1,000, any form) with ``start``/``end``: each instrument's bars exactly
+    as ``/api/instruments/{symbol}/bars/`` gives them. ``date=``: that trading day's bar of
+    every instrument matching the instrument filters (a cross-section); instruments without
+    a bar that day (suspended, not yet listed) are absent. The instrument filters narrow
+    ``symbols=`` too.
+    """
+
+    queryset = Instrument.objects.all()
+    permission_classes = [ReadPublicWriteStaff]
+    pagination_class = BarCursorPagination
+    filter_backends = [DjangoFilterBackend, StrictSearchFilter]
+    query_serializers = (CrossBarQuerySerializer,)
+
+    @extend_schema(parameters=[CrossBarQuerySerializer], responses=BAR_RESPONSES)
+    def get(self, request: Request) -> HttpResponse:
+        query = CrossBarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        interval = params["interval"]
+        columns = query.columns(default_columns(with_symbol=True, interval=interval))
+        instruments = self.filter_queryset(self.get_queryset())
+        fmt = self.output_format(request)
+        if "date" in params:
+            return self._cross_section(request, instruments, params, columns, fmt)
+        return self._many(request, instruments, params, columns, fmt)
+
+    def _adjusters(self, instruments: list[SectionInstrument], adjust: str) -> dict[int, PriceAdjuster]:
+        actions = actions_by_instrument([i.pk for i in instruments])
+        plain: dict[int, PriceAdjuster] = {}
+        adjusters = {}
+        for instrument in instruments:
+            if instrument.pk in actions:
+                adjusters[instrument.pk] = PriceAdjuster(actions[instrument.pk], adjust, instrument.price_decimals)
+            else:
+                decimals = instrument.price_decimals
+                plain.setdefault(decimals, PriceAdjuster([], adjust, decimals))
+                adjusters[instrument.pk] = plain[decimals]
+        return adjusters
+
+    def _many(
+        self, request: Request, instruments: Any, params: dict[str, Any], columns: tuple[str, ...], fmt: str
+    ) -> HttpResponse:
+        wanted = [s.canonical for s in params["symbols"]]
+        stored = {
+            row[1]: SectionInstrument(*row)
+            for row in Instrument.objects.filter(symbol__in=wanted).values_list("pk", "symbol", "price_decimals")
+        }
+        missing = [symbol for symbol in wanted if symbol not in stored]
+        if missing:
+            raise NotFound(f"unknown instrument(s): {', '.join(missing)}")
+        allowed = set(instruments.filter(symbol__in=wanted).values_list("symbol", flat=True))
+        chosen = sorted((stored[s] for s in allowed), key=lambda i: i.symbol)
+        adjusters = self._adjusters(chosen, params["adjust"])
+        interval, start, end = params["interval"], params.get("start"), params.get("end")
+        if fmt != "json":
+
+            def rows() -> Iterator[tuple]:
+                for instrument in chosen:
+                    yield from _history_rows(instrument, adjusters[instrument.pk], start, end, interval)
+
+            return stream_rows(rows(), columns, fmt, f"bars-{interval}-{params['adjust']}", params["bom"])
+        paginator = self.pagination_class()
+        paginator.request = request
+        size = paginator.get_page_size(params)
+        cursor_day, cursor_symbol = None, None
+        if params.get("cursor"):
+            cursor_day, cursor_symbol = paginator.decode_cursor_with_symbol(params["cursor"])
+            chosen = [i for i in chosen if i.symbol >= (cursor_symbol or "")]
+        page: list[tuple] = []
+        for instrument in chosen:
+            first = start
+            if instrument.symbol == cursor_symbol and cursor_day is not None:
+                first = max(start, cursor_day) if start else cursor_day
+            need = size - len(page)
+            bars = fetch_bars(
+                instrument, adjusters[instrument.pk], start=first, end=end, interval=interval, limit=need + 1
+            )
+            if len(bars) > need:
+                paginator.next_date, paginator.next_symbol = bars[need].period_start, instrument.symbol
+                bars = bars[:need]
+            if bars:
+                previous = previous_close(instrument.pk, bars[0].period_start)
+                page.extend(RowMaker(instrument.symbol, adjusters[instrument.pk]).rows(bars, previous))
+            if paginator.next_date is not None:
+                break
+        return json_response(page, columns, paginator.get_next_link())
+
+    def _cross_section(
+        self, request: Request, instruments: Any, params: dict[str, Any], columns: tuple[str, ...], fmt: str
+    ) -> HttpResponse:
+        day = params["date"]
+        section = cross_section(instruments, day)
+        adjusters = self._adjusters([instrument for instrument, _, _ in section], params["adjust"])
+
+        def rows(items: Iterable[tuple]) -> Iterator[tuple]:
+            for instrument, raw, previous in items:
+                adjuster = adjusters[instrument.pk]
+                yield from RowMaker(instrument.symbol, adjuster).rows([section_bar(raw, day, adjuster)], previous)
+
+        if fmt != "json":
+            return stream_rows(rows(section), columns, fmt, f"bars-{day.isoformat()}-{params['adjust']}", params["bom"])
+        paginator = self.pagination_class()
+        paginator.request = request
+        size = paginator.get_page_size(params)
+        if params.get("cursor"):
+            _, cursor_symbol = paginator.decode_cursor_with_symbol(params["cursor"])
+            section = [item for item in section if item[0].symbol >= (cursor_symbol or "")]
+        if len(section) > size:
+            paginator.next_date, paginator.next_symbol = day, section[size][0].symbol
+        return json_response(rows(section[:size]), columns, paginator.get_next_link())
+
+
+class LatestBarsView(InstrumentFilteringMixin, FormatsMixin, ListAPIView):
     """The latest bar of every instrument matching the instrument filters: a market screen in one call.
 
     Raw (unadjusted) prices: qfq leaves the latest bar unchanged anyway. Instruments without
@@ -113,14 +302,24 @@ class LatestBarsView(InstrumentFilteringMixin, JSONOrCSVMixin, ListAPIView):
     serializer_class = LatestBarSerializer
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = None
+    extra_query_params = ("bom",)
 
     def get_renderer_context(self) -> dict[str, Any]:
         return {**super().get_renderer_context(), "csv_header": LATEST_FIELDS}
 
     @extend_schema(
-        responses={(200, "application/json"): LatestBarSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR}
+        responses={
+            (200, "application/json"): LatestBarSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
+        }
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "bom" in request.query_params:
+            try:
+                StrictBooleanParam().to_internal_value(request.query_params["bom"])
+            except ValidationError as exc:
+                raise ValidationError({"bom": exc.detail}) from None
         # A screen of 1,000+ instruments costs tens of ms to build and changes only when a sync
         # writes (heartbeats every few seconds) or a curator edits an instrument: cache it per
         # query under that data version, for at most SCREEN_CACHE_SECONDS.
@@ -135,3 +334,32 @@ class LatestBarsView(InstrumentFilteringMixin, JSONOrCSVMixin, ListAPIView):
             ]
             cache.set(key, rows)
         return Response(rows)
+
+
+class InstrumentActionsView(StrictQueryParamsMixin, APIView):
+    """The corporate actions (ex-days) of one instrument, oldest first: what qfq/hfq are computed from."""
+
+    permission_classes = [ReadPublicWriteStaff]
+
+    @extend_schema(parameters=[SYMBOL_PARAMETER], responses={200: ActionSerializer(many=True), **ERRORS})
+    def get(self, request: Request, symbol: str) -> Response:
+        instrument = get_instrument_or_404(Instrument.objects.all(), symbol)
+        actions = CorporateAction.objects.filter(instrument=instrument).order_by("ex_date")
+        return Response(ActionSerializer(actions, many=True).data)
+
+
+class CalendarView(StrictQueryParamsMixin, APIView):
+    """SH/SZ trading days from ``start`` to ``end`` (inclusive), from ``etfs.calendar``."""
+
+    permission_classes = [ReadPublicWriteStaff]
+    query_serializers = (CalendarQuerySerializer,)
+
+    @extend_schema(parameters=[CalendarQuerySerializer], responses={200: CalendarSerializer})
+    def get(self, request: Request) -> Response:
+        query = CalendarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        days = calendar.trading_days(start, end)
+        return Response(
+            CalendarSerializer({"start": start, "end": end, "count": len(days), "trading_days": days}).data
+        )

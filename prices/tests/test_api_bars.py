@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory
-from prices.api.views import InstrumentBarsView
+import prices.api.views
 from prices.models import CorporateAction
 
 pytestmark = pytest.mark.django_db
@@ -69,10 +69,14 @@ def add_dividend(instrument, ex_date="2024-01-09", cash="0.100", split_ratio="1"
     )
 
 
+BAR_KEYS = ("date", "open", "high", "low", "close", "volume", "amount")
+
+
 def get_results(client, path, **params):
+    """The answer's bars, reduced to the OHLCV columns ``bar()`` builds (others are tested on their own)."""
     response = client.get(path, params)
     assert response.status_code == 200, response.content
-    return response.json()["results"]
+    return [{key: row[key] for key in BAR_KEYS} for row in response.json()["results"]]
 
 
 def test_daily_bars_are_raw_by_default(client):
@@ -95,23 +99,38 @@ def test_start_and_end_are_inclusive(client):
     assert [r["date"] for r in results] == ["2024-01-05", "2024-01-08", "2024-01-09"]
 
 
-def test_weekly_bars_aggregate_monday_to_sunday_labelled_by_first_trading_date(client):
+def test_weekly_bars_aggregate_monday_to_sunday_dated_by_last_trading_date(client):
     make_instrument_with_bars()
     results = get_results(client, URL.format("510300.SH"), interval="1w")
     assert results == [
-        bar("2024-01-02", "3.500", "3.600", "3.400", "3.420", 7500, "26085.00"),
-        bar("2024-01-08", "3.420", "3.700", "3.410", "3.610", 7500, "27065.00"),
+        bar("2024-01-05", "3.500", "3.600", "3.400", "3.420", 7500, "26085.00"),
+        bar("2024-01-10", "3.420", "3.700", "3.410", "3.610", 7500, "27065.00"),
         # the week of Monday 29 January spans two months
-        bar("2024-01-31", "3.610", "3.640", "3.550", "3.630", 2500, "9012.00"),
+        bar("2024-02-02", "3.610", "3.640", "3.550", "3.630", 2500, "9012.00"),
     ]
+
+
+def test_weekly_bars_carry_the_first_trading_date_as_period_start(client):
+    make_instrument_with_bars()
+    body = client.get(URL.format("510300.SH"), {"interval": "1w"}).json()
+    assert [(r["period_start"], r["date"]) for r in body["results"]] == [
+        ("2024-01-02", "2024-01-05"),
+        ("2024-01-08", "2024-01-10"),
+        ("2024-01-31", "2024-02-02"),
+    ]
+
+
+def test_daily_bars_have_no_period_start(client):
+    make_instrument_with_bars()
+    assert "period_start" not in client.get(URL.format("510300.SH")).json()["results"][0]
 
 
 def test_monthly_bars_aggregate_calendar_months(client):
     make_instrument_with_bars()
     results = get_results(client, URL.format("510300.SH"), interval="1M")
     assert results == [
-        bar("2024-01-02", "3.500", "3.700", "3.400", "3.600", 15500, "54950.00"),
-        bar("2024-02-01", "3.600", "3.640", "3.550", "3.630", 2000, "7212.00"),
+        bar("2024-01-31", "3.500", "3.700", "3.400", "3.600", 15500, "54950.00"),
+        bar("2024-02-02", "3.600", "3.640", "3.550", "3.630", 2000, "7212.00"),
     ]
 
 
@@ -142,8 +161,8 @@ def test_weekly_qfq_aggregates_the_adjusted_days(client):
     add_dividend(instrument, "2024-01-09", cash="0.100")  # a Tuesday: splits the week of 8 January
     results = get_results(client, URL.format("510300.SH"), interval="1w", adjust="qfq")
     assert results[:2] == [
-        bar("2024-01-02", "3.400", "3.500", "3.300", "3.320", 7500, "26085.00"),
-        bar("2024-01-08", "3.320", "3.700", "3.310", "3.610", 7500, "27065.00"),
+        bar("2024-01-05", "3.400", "3.500", "3.300", "3.320", 7500, "26085.00"),
+        bar("2024-01-10", "3.320", "3.700", "3.310", "3.610", 7500, "27065.00"),
     ]
 
 
@@ -152,7 +171,7 @@ def test_weekly_hfq_takes_the_high_of_the_adjusted_days(client):
     add_dividend(instrument, "2024-01-09", cash="0.100")
     results = get_results(client, URL.format("510300.SH"), interval="1w", adjust="hfq")
     # Monday raw 3.45, Tuesday 3.70 + 0.1: the high is Tuesday's adjusted 3.80
-    assert results[1] == bar("2024-01-08", "3.420", "3.800", "3.410", "3.710", 7500, "27065.00")
+    assert results[1] == bar("2024-01-10", "3.420", "3.800", "3.410", "3.710", 7500, "27065.00")
 
 
 def test_stock_prices_are_rounded_to_two_decimals(client):
@@ -178,7 +197,9 @@ def test_weekly_pages_keep_buckets_whole_across_corporate_actions(client):
     add_dividend(instrument, "2024-01-09", cash="0.100")
     first = client.get(URL.format("510300.SH"), {"interval": "1w", "adjust": "qfq", "page_size": 1}).json()
     second = client.get(first["next"]).json()
-    assert second["results"] == [bar("2024-01-08", "3.320", "3.700", "3.310", "3.610", 7500, "27065.00")]
+    assert [{k: r[k] for k in BAR_KEYS} for r in second["results"]] == [
+        bar("2024-01-10", "3.320", "3.700", "3.310", "3.610", 7500, "27065.00")
+    ]
 
 
 def test_last_page_has_no_next_link(client):
@@ -187,10 +208,17 @@ def test_last_page_has_no_next_link(client):
     assert body["next"] is None
 
 
-def test_daily_json_takes_two_queries(client, django_assert_num_queries):
+def test_daily_json_takes_three_queries(client, django_assert_num_queries):
     make_instrument_with_bars()
-    with django_assert_num_queries(2):  # the instrument, one page of bars
+    # the instrument, its corporate actions (a raw pre_close needs them), one page of bars
+    with django_assert_num_queries(3):
         client.get(URL.format("510300.SH"))
+
+
+def test_daily_json_from_a_start_date_adds_one_probe_for_the_previous_close(client, django_assert_num_queries):
+    make_instrument_with_bars()
+    with django_assert_num_queries(4):
+        client.get(URL.format("510300.SH"), {"start": "2024-01-05"})
 
 
 def test_adjusted_weekly_json_takes_three_queries(client, django_assert_num_queries):
@@ -210,7 +238,7 @@ def test_csv_streams_every_bar_with_exact_decimals(client):
     assert response["Content-Type"].startswith("text/csv")
     rows = read_csv(response)
     assert len(rows) == 10
-    assert rows[0] == {
+    assert {k: rows[0][k] for k in BAR_KEYS} == {
         "date": "2024-01-02",
         "open": "3.500",
         "high": "3.520",
@@ -223,15 +251,15 @@ def test_csv_streams_every_bar_with_exact_decimals(client):
 
 def test_csv_is_fetched_in_batches_without_losing_or_repeating_bars(client, monkeypatch):
     make_instrument_with_bars()
-    monkeypatch.setattr(InstrumentBarsView, "csv_batch_size", 3)
+    monkeypatch.setattr(prices.api.views, "BATCH_SIZE", 3)
     rows = read_csv(client.get(URL.format("510300.SH"), {"format": "csv"}))
     assert [r["date"] for r in rows] == [row[0] for row in ROWS]
 
 
 def test_csv_reads_one_batch_per_query(client, monkeypatch, django_assert_num_queries):
     make_instrument_with_bars()
-    monkeypatch.setattr(InstrumentBarsView, "csv_batch_size", 3)
-    with django_assert_num_queries(5):  # the instrument, then 10 bars as 3 + 3 + 3 + 1
+    monkeypatch.setattr(prices.api.views, "BATCH_SIZE", 3)
+    with django_assert_num_queries(6):  # the instrument, its actions, then 10 bars as 3 + 3 + 3 + 1
         rows = read_csv(client.get(URL.format("510300.SH"), {"format": "csv"}))
     assert len(rows) == 10
 
@@ -241,22 +269,28 @@ def test_csv_weekly_qfq_matches_json(client):
     add_dividend(instrument, "2024-01-09", cash="0.100")
     rows = read_csv(client.get(URL.format("510300.SH"), {"format": "csv", "interval": "1w", "adjust": "qfq"}))
     assert [(r["date"], r["open"], r["high"], r["low"], r["close"]) for r in rows[:2]] == [
-        ("2024-01-02", "3.400", "3.500", "3.300", "3.320"),
-        ("2024-01-08", "3.320", "3.700", "3.310", "3.610"),
+        ("2024-01-05", "3.400", "3.500", "3.300", "3.320"),
+        ("2024-01-10", "3.320", "3.700", "3.310", "3.610"),
     ]
 
 
 def test_csv_of_an_empty_range_is_just_the_header(client):
     make_instrument_with_bars()
     response = client.get(URL.format("510300.SH"), {"format": "csv", "start": "2025-01-01"})
-    assert b"".join(response.streaming_content) == b"date,open,high,low,close,volume,amount\n"
+    assert b"".join(response.streaming_content) == (
+        b"date,open,high,low,close,pre_close,change,pct_chg,volume,amount,adj_factor,adj_offset\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("params", "field"),
     [
         ({"start": "2024-13-01"}, "start"),
-        ({"end": "20240102"}, "end"),
+        ({"end": "2024/01/02"}, "end"),
+        ({"end": "2024012"}, "end"),
+        ({"fields": "date,closing"}, "fields"),
+        ({"bom": "yes"}, "bom"),
+        ({"as_of": "2024-01-02"}, "as_of"),
         ({"start": "2024-02-01", "end": "2024-01-01"}, "start"),
         ({"start": "0001-01-01"}, "start"),
         ({"interval": "2d"}, "interval"),
@@ -297,7 +331,7 @@ def test_timescale_aggregates_with_time_bucket(client):
     make_instrument_with_bars()
     with CaptureQueriesContext(connection) as queries:
         results = get_results(client, URL.format("510300.SH"), interval="1M")
-    assert [r["date"] for r in results] == ["2024-01-02", "2024-02-01"]
+    assert [r["date"] for r in results] == ["2024-01-31", "2024-02-02"]
     assert any("time_bucket" in q["sql"] for q in queries.captured_queries)
 
 
@@ -311,7 +345,7 @@ def test_weekly_buckets_hold_under_the_daylight_saving_time_of_1991(client):
     make_instrument_with_bars(rows=rows)
     results = get_results(client, URL.format("510300.SH"), interval="1w")
     assert results == [
-        bar("1991-07-01", "3.000", "3.200", "2.900", "3.150", 300, "935.00"),
+        bar("1991-07-05", "3.000", "3.200", "2.900", "3.150", 300, "935.00"),
         bar("1991-07-08", "3.150", "3.160", "3.100", "3.120", 300, "936.00"),
     ]
 

@@ -1,0 +1,172 @@
+"""API throughput under load: gunicorn ``-w 5 --threads 2``, wrk with 32 clients, ~0.9 M bars.
+
+The setup of issue 16's measurement: a throw-away PostgreSQL 15 cluster, 370 ETFs with
+2,430 daily bars each (~10 years, 898,... bars) and two corporate actions each (so qfq has
+work to do), gunicorn with 5 workers of 2 threads (``--preload``), and ``wrk -t2 -c32``
+against each query for ``--seconds``. Each wrk request picks the next of 50 instruments,
+so PostgreSQL's cache and the plans see many instruments, not one.
+
+``--code DIR`` serves another checkout of the project (same venv) — how "before" and
+"after" are measured back to back on the same machine: e.g.
+``git archive <base> | tar -x -C /tmp/base && .venv/bin/python bench/api_load.py --code /tmp/base``.
+Prints one JSON object per query (p50/p95/p99 ms, requests/s) and writes it to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.dbservers import free_port, postgres_cluster, wait_for_port  # noqa: E402
+
+PY = sys.executable
+INSTRUMENTS = 370
+BARS_EACH = 2430
+ROTATE = 50  # instruments wrk cycles through
+
+QUERIES = {
+    "1,000-bar JSON page": "/api/instruments/{symbol}/bars/?page_size=1000",
+    "full-history qfq CSV": "/api/instruments/{symbol}/bars/?format=csv&adjust=qfq",
+    "cross-section, one date, all ETFs (JSON)": "/api/bars/?date=2021-06-01&page_size=1000",
+    "10 symbols, full history qfq CSV": "/api/bars/?symbols={symbols10}&format=csv&adjust=qfq",
+    "full-history qfq Parquet": "/api/instruments/{symbol}/bars/?format=parquet&adjust=qfq",
+}
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '{"p50_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f, "requests": %d, "seconds": %.3f, "errors": %d, "non2xx": %d}\\n',
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+SEED_SQL = """
+INSERT INTO etfs_instrument (symbol, code, exchange, name, is_etf, asset_type, is_active,
+    price_decimals, provider_fields, locked_fields, created_at, updated_at)
+SELECT (510000 + g)::text || '.SH', (510000 + g)::text, 'SH', '基准ETF' || g, true, 'etf', true, 3, '{{}}', '[]',
+       now(), now()
+FROM generate_series(1, {n}) g;
+INSERT INTO prices_dailybar (instrument_id, time, open, high, low, close, volume, amount)
+SELECT i.id, d, p, p + 0.05, p - 0.05, p + 0.01, 100000 + k, 1010000.50 + k
+FROM etfs_instrument i
+CROSS JOIN LATERAL (
+    SELECT (date '2016-12-01' + k)::timestamp AT TIME ZONE 'Asia/Shanghai' AS d, k,
+           round((2 + i.id % 7 + sin(k / 40.0))::numeric, 3) AS p
+    FROM generate_series(0, 3650) k
+    WHERE extract(isodow FROM date '2016-12-01' + k) < 6
+    LIMIT {per}
+) days;
+INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at)
+SELECT i.id, date '2019-06-03', 0.05, 1, 'derived', now() FROM etfs_instrument i;
+INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at)
+SELECT i.id, date '2023-03-01', 0, 2, 'derived', now() FROM etfs_instrument i;
+VACUUM ANALYZE;
+"""
+
+
+def sql(url: str, query: str) -> list[tuple]:
+    import psycopg2
+
+    with contextlib.closing(psycopg2.connect(url)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for statement in [s for s in query.split(";\n") if s.strip()]:
+                cur.execute(statement)
+            return cur.fetchall() if cur.description else []
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--code", type=Path, default=ROOT, help="project checkout to serve (default: this one)")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--only", default="", help="comma list of query numbers (1-based) to run")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    code = args.code.resolve()
+    wanted = {int(n) for n in args.only.split(",") if n}
+    results: dict[str, dict] = {}
+    with postgres_cluster({"shared_buffers": "512MB", "work_mem": "32MB"}) as url, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" + "x" * 50,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",
+        }
+        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=code, env=env, check=True)
+        subprocess.run([PY, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=code, env=env, check=True)
+        sql(url, SEED_SQL.format(n=INSTRUMENTS, per=BARS_EACH))
+        bars = sql(url, "SELECT count(*) FROM prices_dailybar")[0][0]
+        symbols = [row[0] for row in sql(url, f"SELECT symbol FROM etfs_instrument ORDER BY id LIMIT {ROTATE + 10}")]
+        port = free_port()
+        server = subprocess.Popen(
+            [str(Path(PY).parent / "gunicorn"), "etfproject.wsgi", "-b", f"127.0.0.1:{port}", "-w", "5",
+             "--threads", "2", "--preload", "--log-level", "warning"],
+            cwd=code,
+            env=env,
+        )
+        script = Path(tmp) / "rotate.lua"
+        script.write_text(WRK_SCRIPT)
+        try:
+            wait_for_port(port, 60, server)
+            import requests
+
+            for number, (name, template) in enumerate(QUERIES.items(), 1):
+                if wanted and number not in wanted:
+                    continue
+                paths = [
+                    template.format(symbol=s, symbols10=",".join(symbols[k : k + 10]))
+                    for k, s in enumerate(symbols[:ROTATE])
+                ]
+                probe = requests.get(f"http://127.0.0.1:{port}{paths[0]}", timeout=120)
+                if probe.status_code != 200:
+                    results[name] = {"skipped": f"answers {probe.status_code}"}
+                    continue
+                for path in paths[:10]:  # warm every worker and PostgreSQL's cache; not measured
+                    requests.get(f"http://127.0.0.1:{port}{path}", timeout=120)
+                paths_file = Path(tmp) / "paths.txt"
+                paths_file.write_text("\n".join(paths) + "\n")
+                out = subprocess.run(
+                    ["wrk", "-t", "2", "-c", str(args.clients), "-d", f"{args.seconds}s", "--timeout", "30s",
+                     "-s", str(script), f"http://127.0.0.1:{port}"],
+                    capture_output=True, text=True, check=True, env={**os.environ, "BENCH_PATHS": str(paths_file)},
+                ).stdout
+                row = json.loads(out.strip().splitlines()[-1])
+                row["requests_per_s"] = row["requests"] / row["seconds"]
+                row["response_bytes"] = len(probe.content)
+                results[name] = row
+                print(name, json.dumps(row), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    report = {"code": str(code), "bars": bars, "clients": args.clients, "seconds": args.seconds, "queries": results}
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Bar rows straight to bytes: JSON text, CSV lines and Parquet row groups, no serializer per row.
+
+Rows are tuples in ``prices.rows.COLUMNS`` order; a writer picks the requested columns by
+position. JSON numbers are written from the ``Decimal`` text (exact, and what
+``json.loads`` reads back as the same float), CSV keeps the decimal text, Parquet gets
+typed columns:
+
+- ``date``, ``period_start``: ``date32``;
+- prices, ``pre_close``, ``change``, ``pct_chg``, ``amount``, ``adj_factor``, ``adj_offset``:
+  ``float64`` — not ``decimal128``: pandas reads ``decimal128`` as Python ``Decimal`` objects
+  (slow, no vector maths), while every stored price (≤ 14 significant digits) and amount
+  (≤ 15) survives the round trip through a double exactly, as the JSON numbers do;
+- ``volume``: ``int64``; ``symbol``: ``string``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from prices.rows import COLUMNS
+
+INDEX = {name: i for i, name in enumerate(COLUMNS)}
+DATE_COLUMNS = {"date", "period_start"}
+INT_COLUMNS = {"volume"}
+TEXT_COLUMNS = {"symbol", "name"}
+BOM = "\ufeff"
+
+
+def _json_number(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _json_date(value: Any) -> str:
+    return "null" if value is None else f'"{value.isoformat()}"'
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _formatter(name: str) -> Callable[[Any], str]:
+    if name in DATE_COLUMNS:
+        return _json_date
+    if name in TEXT_COLUMNS:
+        return _json_text
+    return _json_number
+
+
+def json_rows(rows: Iterable[tuple], columns: Sequence[str]) -> str:
+    """A JSON array of objects with ``columns`` as keys, built as text."""
+    template = "{" + ",".join(f'"{name}":%s' for name in columns) + "}"
+    picks = [(INDEX[name], _formatter(name)) for name in columns]
+    return "[" + ",".join(template % tuple(fmt(row[i]) for i, fmt in picks) for row in rows) + "]"
+
+
+def json_page(rows: Iterable[tuple], columns: Sequence[str], next_link: str | None) -> bytes:
+    return ('{"next":' + json.dumps(next_link) + ',"results":' + json_rows(rows, columns) + "}").encode()
+
+
+class _Lines:
+    """A file-like sink for ``csv.writer`` collecting lines of one batch."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, value: str) -> None:
+        self.parts.append(value)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+def csv_chunks(batches: Iterable[Iterable[tuple]], columns: Sequence[str], *, bom: bool = False) -> Iterator[bytes]:
+    """The header, then one chunk of lines per batch (one socket write per batch, not per row)."""
+    sink = _Lines()
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(columns)
+    picks = [INDEX[name] for name in columns]
+    yield ((BOM if bom else "") + sink.take()).encode()
+    for batch in batches:
+        writer.writerows([["" if row[i] is None else row[i] for i in picks] for row in batch])
+        text = sink.take()
+        if text:
+            yield text.encode()
+
+
+def _arrow_type(name: str) -> Any:
+    import pyarrow as pa
+
+    if name in DATE_COLUMNS:
+        return pa.date32()
+    if name in INT_COLUMNS:
+        return pa.int64()
+    if name in TEXT_COLUMNS:
+        return pa.string()
+    return pa.float64()
+
+
+def arrow_schema(columns: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, _arrow_type(name)) for name in columns])
+
+
+def _float_column(values: list[Any]) -> list[float | None]:
+    return [None if v is None else float(v) for v in values]
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file for ``pyarrow``: what was written since the last ``take``."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.buffer += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+def parquet_chunks(
+    batches: Iterable[Sequence[tuple]], columns: Sequence[str], index: dict[str, int] | None = None
+) -> Iterator[bytes]:
+    """A Parquet file streamed one row group per batch; an empty answer is a file with the schema only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    index = index or INDEX
+    schema = arrow_schema(columns)
+    sink = _Sink()
+    writer = pq.ParquetWriter(sink, schema, compression="snappy")
+    try:
+        for batch in batches:
+            if not batch:
+                continue
+            arrays = []
+            for name in columns:
+                values = [row[index[name]] for row in batch]
+                if name not in DATE_COLUMNS | INT_COLUMNS | TEXT_COLUMNS:
+                    values = _float_column(values)
+                arrays.append(pa.array(values, type=_arrow_type(name)))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            chunk = sink.take()
+            if chunk:
+                yield chunk
+    finally:
+        writer.close()
+    yield sink.take()
