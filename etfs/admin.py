@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 
 from etfs.charts import RANGES, load_price_series, normalise_adjust, normalise_range, render_price_chart
 from etfs.models import AssetType, Instrument, SyncRun
+from etfs.names import normalise_search_term
 from etfs.symbols import parse_symbol
 from prices.adjustments import ADJUSTS
 from prices.models import DailyBar, time_to_trading_date
@@ -98,8 +99,11 @@ class InstrumentAdmin(admin.ModelAdmin):
     )
     list_display_links = ("symbol", "name")
     list_filter = (("is_etf", IsEtfFilter), "exchange", "is_active", "asset_type")
-    search_fields = ("code", "symbol", "name")
-    search_help_text = "Code, symbol in any form (510300, sh510300, 510300.SH) or part of the name."
+    search_fields = ("code", "symbol", "name", "search_name", "name_initials")
+    search_help_text = (
+        "Code, symbol in any form (510300, sh510300, 510300.XSHG), part of the name (full-width or not, "
+        "spaces ignored) or its pinyin initials (HJETF)."
+    )
     ordering = ("symbol",)
     list_per_page = 100
     actions = ("sync_prices_now", "mark_as_etf", "mark_as_not_etf", "deactivate")
@@ -137,8 +141,10 @@ class InstrumentAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Instrument], search_term: str
     ) -> tuple[QuerySet[Instrument], bool]:
-        """Also find an instrument by any symbol form (``sh510300``), not only by substring."""
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        """Search normalised names (NFKC, spaces dropped) and also find an instrument by any symbol form."""
+        results, may_have_duplicates = super().get_search_results(
+            request, queryset, normalise_search_term(search_term) or search_term
+        )
         try:
             symbol = parse_symbol(search_term.strip())
         except ValueError:

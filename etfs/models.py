@@ -64,7 +64,13 @@ class Instrument(models.Model):
     symbol = models.CharField(max_length=16, unique=True, help_text="Canonical CODE.EXCHANGE, e.g. 510300.SH")
     code = models.CharField(max_length=12)
     exchange = models.CharField(max_length=2, choices=Exchange.choices)
-    name = models.CharField(max_length=128, blank=True)
+    name = models.CharField(max_length=128, blank=True, help_text="As the provider sends it (shown as is)")
+    search_name = models.CharField(
+        max_length=128, blank=True, editable=False, help_text="The name for search: NFKC, spaces dropped (etfs.names)"
+    )
+    name_initials = models.CharField(
+        max_length=128, blank=True, editable=False, help_text="Pinyin initials of the name, for search (HJETF)"
+    )
     is_etf = models.BooleanField(default=False, db_index=True)
     asset_type = models.CharField(max_length=8, choices=AssetType.choices, default=AssetType.STOCK)
     is_active = models.BooleanField(default=True)
@@ -95,10 +101,23 @@ class Instrument(models.Model):
     def __str__(self) -> str:
         return f"{self.symbol} {self.name}".strip()
 
+    SEARCH_FIELDS = ("search_name", "name_initials")
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.symbol and self.code and self.exchange:
             self.symbol = f"{self.code}.{self.exchange}"
+        self.refresh_search_fields()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = [*update_fields, *(f for f in self.SEARCH_FIELDS if f not in update_fields)]
         super().save(*args, **kwargs)
+
+    def refresh_search_fields(self) -> None:
+        """Derive the search columns from ``name`` (bulk writes call this themselves)."""
+        from etfs.names import name_initials, normalise_name
+
+        self.search_name = normalise_name(self.name)
+        self.name_initials = name_initials(self.name)
 
     @property
     def parsed_symbol(self) -> Symbol:
@@ -117,7 +136,8 @@ class Instrument(models.Model):
         self.locked_fields = sorted(set(self.locked_fields or []) - set(fields))
 
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
-        """Set provider-reported values except locked ones; return the names that changed."""
+        """Set provider-reported values except locked ones; return the names that changed
+        (a changed name brings its search columns along)."""
         changed = []
         for field, value in values.items():
             if self.is_locked(field):
@@ -125,6 +145,9 @@ class Instrument(models.Model):
             if getattr(self, field) != value:
                 setattr(self, field, value)
                 changed.append(field)
+        if "name" in changed:
+            self.refresh_search_fields()
+            changed.extend(self.SEARCH_FIELDS)
         return changed
 
 

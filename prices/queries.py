@@ -17,6 +17,7 @@ merged here. Every read is keyed on ``(instrument_id, time)``, the table's uniqu
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -209,6 +210,24 @@ def _daily_bars(
     bars = []
     append = bars.append
     quantize = _quantize
+    if adjuster.adjust == "none" and connection.vendor == "postgresql":
+        # The hot path (raw bars from PostgreSQL): values are already Decimals at the stored
+        # scale, amounts at cents; only rounding to the quoted precision is left.
+        quantum = adjuster.quantum
+        for day, open_, high, low, close, volume, amount in rows:
+            append(
+                Bar(
+                    day,
+                    open_.quantize(quantum, ROUND_HALF_UP),
+                    high.quantize(quantum, ROUND_HALF_UP),
+                    low.quantize(quantum, ROUND_HALF_UP),
+                    close.quantize(quantum, ROUND_HALF_UP),
+                    volume,
+                    amount,
+                    day,
+                )
+            )
+        return bars
     if adjuster.adjust == "none":
         quantum = adjuster.quantum
         for day, open_, high, low, close, volume, amount in rows:
@@ -226,10 +245,27 @@ def _daily_bars(
                 )
             )
         return bars
+    # qfq/hfq: one segment lookup per bar, then the affine map of that segment on each price
+    # (what PriceAdjuster.price does per price).
+    maps, ex_dates, quantum = adjuster.maps, adjuster.ex_dates, adjuster.quantum
+    exact = connection.vendor == "postgresql"  # Decimals at the stored scale already
     for day, open_, high, low, close, volume, amount in rows:
         day = _as_date(day)
-        price = _price_function(adjuster, day)
-        append(Bar(day, price(open_), price(high), price(low), price(close), volume, quantize(amount, CENT), day))
+        a, b = maps[bisect.bisect_right(ex_dates, day)]
+        if not exact:
+            open_, high, low, close = (quantize(v, STORED_PRICE_QUANTUM) for v in (open_, high, low, close))
+        append(
+            Bar(
+                day,
+                (open_ * a + b).quantize(quantum, ROUND_HALF_UP),
+                (high * a + b).quantize(quantum, ROUND_HALF_UP),
+                (low * a + b).quantize(quantum, ROUND_HALF_UP),
+                (close * a + b).quantize(quantum, ROUND_HALF_UP),
+                volume,
+                amount if exact else quantize(amount, CENT),
+                day,
+            )
+        )
     return bars
 
 

@@ -12,6 +12,7 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 
 from etfs.models import Instrument, SyncRun
+from etfs.names import normalise_search_term
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -53,12 +54,14 @@ class SyncRunFilter(django_filters.FilterSet):
 
 
 class StrictSearchFilter(SearchFilter):
-    """DRF's search, refusing NUL characters (PostgreSQL cannot hold them: a 500 otherwise)."""
+    """DRF's search over normalised terms (NFKC: ``黄金ＥＴＦ`` and ``黄金ETF`` are one term), refusing
+    NUL characters (PostgreSQL cannot hold them: a 500 otherwise)."""
 
     def get_search_terms(self, request: Request) -> list[Any]:
         if "\x00" in request.query_params.get(self.search_param, ""):
             raise ValidationError({self.search_param: ["Null characters are not allowed."]})
-        return super().get_search_terms(request)
+        terms = [normalise_search_term(term) for term in super().get_search_terms(request)]
+        return [term for term in terms if term]
 
 
 class InstrumentFilteringMixin:
@@ -70,6 +73,7 @@ class InstrumentFilteringMixin:
 
     filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
     filterset_class = InstrumentFilter
-    search_fields = ["code", "symbol", "name"]
+    # name: the provider's text; search_name: NFKC without spaces (万科A finds 万  科Ａ); name_initials: pinyin (HJETF)
+    search_fields = ["code", "symbol", "name", "search_name", "name_initials"]
     ordering_fields = ["symbol", "code", "name", "exchange", "list_date"]
     ordering = ["symbol"]

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from prices.rows import COLUMNS
@@ -30,35 +31,28 @@ TEXT_COLUMNS = {"symbol", "name"}
 BOM = "\ufeff"
 
 
-def _json_number(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def _json_date(value: Any) -> str:
-    return "null" if value is None else f'"{value.isoformat()}"'
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _formatter(name: str) -> Callable[[Any], str]:
-    if name in DATE_COLUMNS:
-        return _json_date
-    if name in TEXT_COLUMNS:
-        return _json_text
-    return _json_number
+def picker(columns: Sequence[str], index: dict[str, int] | None = None) -> Callable[[tuple], tuple]:
+    """A C-level function taking a row to the tuple of ``columns`` (always a tuple, even for one)."""
+    positions = [(index or INDEX)[name] for name in columns]
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda row: (row[only],)
+    return itemgetter(*positions)
 
 
 def json_rows(rows: Iterable[tuple], columns: Sequence[str]) -> str:
-    """A JSON array of objects with ``columns`` as keys, built as text."""
-    template = "{" + ",".join(f'"{name}":%s' for name in columns) + "}"
-    picks = [(INDEX[name], _formatter(name)) for name in columns]
-    return "[" + ",".join(template % tuple(fmt(row[i]) for i, fmt in picks) for row in rows) + "]"
+    """A JSON array of objects with ``columns`` as keys, built as text.
+
+    Each row is one ``%`` with a template: ``str`` of a ``Decimal`` is its exact text, of a
+    date its ISO form, of a float its shortest repr, of an int its digits; symbols are plain
+    ASCII (``510300.SH``). ``None`` comes out as ``None`` and is turned into ``null`` once
+    over the whole text: no value of these columns can contain ``:None`` otherwise.
+    """
+    template = (
+        "{" + ",".join(f'"{n}":"%s"' if n in DATE_COLUMNS or n == "symbol" else f'"{n}":%s' for n in columns) + "}"
+    )
+    pick = picker(columns)
+    return ("[" + ",".join([template % pick(row) for row in rows]) + "]").replace(":None", ":null")
 
 
 def json_page(rows: Iterable[tuple], columns: Sequence[str], next_link: str | None) -> bytes:
@@ -85,10 +79,10 @@ def csv_chunks(batches: Iterable[Iterable[tuple]], columns: Sequence[str], *, bo
     sink = _Lines()
     writer = csv.writer(sink, lineterminator="\n")
     writer.writerow(columns)
-    picks = [INDEX[name] for name in columns]
+    pick = picker(columns)
     yield ((BOM if bom else "") + sink.take()).encode()
     for batch in batches:
-        writer.writerows([["" if row[i] is None else row[i] for i in picks] for row in batch])
+        writer.writerows(map(pick, batch))  # csv writes None as an empty field
         text = sink.take()
         if text:
             yield text.encode()
