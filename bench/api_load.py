@@ -6,10 +6,12 @@ work to do), gunicorn with 5 workers of 2 threads (``--preload``), and ``wrk -t2
 against each query for ``--seconds``. Each wrk request picks the next of 50 instruments,
 so PostgreSQL's cache and the plans see many instruments, not one.
 
-``--code DIR`` serves another checkout of the project (same venv) — how "before" and
-"after" are measured back to back on the same machine: e.g.
-``git archive <base> | tar -x -C /tmp/base && .venv/bin/python bench/api_load.py --code /tmp/base``.
-Prints one JSON object per query (p50/p95/p99 ms, requests/s) and writes it to ``--out``.
+``--baseline DIR`` also serves another checkout of the project (same venv, same database:
+this checkout's schema is a superset) and alternates the two, query by query and round by
+round — how "before" and "after" are measured on a machine shared with other work: e.g.
+``git archive <base> | tar -x -C /tmp/base && .venv/bin/python bench/api_load.py --baseline /tmp/base --rounds 2``.
+Prints one JSON object per query, server and round (p50/p95/p99 ms, requests/s) and writes
+them all to ``--out``.
 """
 
 from __future__ import annotations
@@ -94,17 +96,71 @@ def sql(url: str, query: str) -> list[tuple]:
             return cur.fetchall() if cur.description else []
 
 
+def start_server(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(PY).parent / "gunicorn"),
+            "etfproject.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "5",
+            "--threads",
+            "2",
+            "--preload",
+            "--log-level",
+            "warning",
+        ],
+        cwd=code,
+        env=env,
+    )
+    wait_for_port(port, 60, server)
+    return server, port
+
+
+def run_wrk(port: int, paths: list[str], script: Path, tmp: str, clients: int, seconds: int) -> dict:
+    paths_file = Path(tmp) / "paths.txt"
+    paths_file.write_text("\n".join(paths) + "\n")
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(clients),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "BENCH_PATHS": str(paths_file)},
+    ).stdout
+    row = json.loads(out.strip().splitlines()[-1])
+    row["requests_per_s"] = row["requests"] / row["seconds"]
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--code", type=Path, default=ROOT, help="project checkout to serve (default: this one)")
+    parser.add_argument("--baseline", type=Path, help="also serve this checkout and alternate with it, round by round")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements per query and server (alternating)")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--only", default="", help="comma list of query numbers (1-based) to run")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    code = args.code.resolve()
     wanted = {int(n) for n in args.only.split(",") if n}
-    results: dict[str, dict] = {}
+    servers_code = {"after": ROOT}
+    if args.baseline:
+        servers_code = {"before": args.baseline.resolve(), "after": ROOT}
+    results: dict[str, dict[str, list[dict]]] = {}
     with postgres_cluster({"shared_buffers": "512MB", "work_mem": "32MB"}) as url, tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -115,22 +171,17 @@ def main() -> int:
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",
         }
-        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=code, env=env, check=True)
-        subprocess.run([PY, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=code, env=env, check=True)
+        # This checkout's schema is a superset of an older one's: one database serves both.
+        subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+        for code in servers_code.values():
+            subprocess.run([PY, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=code, env=env, check=True)
         sql(url, SEED_SQL.format(n=INSTRUMENTS, per=BARS_EACH))
         bars = sql(url, "SELECT count(*) FROM prices_dailybar")[0][0]
         symbols = [row[0] for row in sql(url, f"SELECT symbol FROM etfs_instrument ORDER BY id LIMIT {ROTATE + 10}")]
-        port = free_port()
-        server = subprocess.Popen(
-            [str(Path(PY).parent / "gunicorn"), "etfproject.wsgi", "-b", f"127.0.0.1:{port}", "-w", "5",
-             "--threads", "2", "--preload", "--log-level", "warning"],
-            cwd=code,
-            env=env,
-        )
+        servers = {label: start_server(code, env) for label, code in servers_code.items()}
         script = Path(tmp) / "rotate.lua"
         script.write_text(WRK_SCRIPT)
         try:
-            wait_for_port(port, 60, server)
             import requests
 
             for number, (name, template) in enumerate(QUERIES.items(), 1):
@@ -140,28 +191,32 @@ def main() -> int:
                     template.format(symbol=s, symbols10=",".join(symbols[k : k + 10]))
                     for k, s in enumerate(symbols[:ROTATE])
                 ]
-                probe = requests.get(f"http://127.0.0.1:{port}{paths[0]}", timeout=120)
-                if probe.status_code != 200:
-                    results[name] = {"skipped": f"answers {probe.status_code}"}
-                    continue
-                for path in paths[:10]:  # warm every worker and PostgreSQL's cache; not measured
-                    requests.get(f"http://127.0.0.1:{port}{path}", timeout=120)
-                paths_file = Path(tmp) / "paths.txt"
-                paths_file.write_text("\n".join(paths) + "\n")
-                out = subprocess.run(
-                    ["wrk", "-t", "2", "-c", str(args.clients), "-d", f"{args.seconds}s", "--timeout", "30s",
-                     "-s", str(script), f"http://127.0.0.1:{port}"],
-                    capture_output=True, text=True, check=True, env={**os.environ, "BENCH_PATHS": str(paths_file)},
-                ).stdout
-                row = json.loads(out.strip().splitlines()[-1])
-                row["requests_per_s"] = row["requests"] / row["seconds"]
-                row["response_bytes"] = len(probe.content)
-                results[name] = row
-                print(name, json.dumps(row), flush=True)
+                live = {}
+                for label, (_server, port) in servers.items():
+                    probe = requests.get(f"http://127.0.0.1:{port}{paths[0]}", timeout=120)
+                    if probe.status_code != 200:
+                        print(name, label, "answers", probe.status_code, flush=True)
+                        continue
+                    for path in paths[:10]:  # warm every worker and PostgreSQL's cache; not measured
+                        requests.get(f"http://127.0.0.1:{port}{path}", timeout=120)
+                    live[label] = (port, len(probe.content))
+                for _round in range(args.rounds):
+                    for label, (port, size) in live.items():
+                        row = run_wrk(port, paths, script, tmp, args.clients, args.seconds)
+                        row["response_bytes"] = size
+                        results.setdefault(name, {}).setdefault(label, []).append(row)
+                        print(name, label, json.dumps(row), flush=True)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
-    report = {"code": str(code), "bars": bars, "clients": args.clients, "seconds": args.seconds, "queries": results}
+            for server, _port in servers.values():
+                server.terminate()
+                server.wait(timeout=20)
+    report = {
+        "servers": {label: str(code) for label, code in servers_code.items()},
+        "bars": bars,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "queries": results,
+    }
     print(json.dumps(report, indent=2, ensure_ascii=False))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))

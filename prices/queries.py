@@ -43,7 +43,9 @@ STORED_PRICE_QUANTUM = Decimal("0.001")  # prices.models.PRICE decimal places
 class Bar(NamedTuple):
     """One daily or aggregated bar as served: prices already adjusted and rounded.
 
-    A tuple, not a dataclass: a full history is thousands of them per request.
+    A tuple, not a dataclass: a full history is thousands of them per request. Raw bars read
+    from PostgreSQL carry ``open``, ``high``, ``low`` and ``amount`` as their exact decimal
+    text (the writers need nothing else); ``close`` is always a ``Decimal``.
     """
 
     date: dt.date  # the trading date; for 1w/1M the period's last trading date
@@ -200,33 +202,29 @@ def _daily_bars(
     if end is not None:
         where.append('"time" < %s')
         params.append(_time_param(end + dt.timedelta(days=1)))
-    sql = (
-        f"SELECT {_trading_date_sql()}, open, high, low, close, volume, amount FROM {_TABLE} "
-        f'WHERE {" AND ".join(where)} ORDER BY "time" LIMIT %s'
-    )
+    raw_postgres = adjuster.adjust == "none" and connection.vendor == "postgresql"
+    if raw_postgres:
+        # The hot path, raw bars from PostgreSQL: the database rounds to the quoted precision
+        # (round() is half away from zero, i.e. half up for prices) and hands open, high, low
+        # and amount over as their exact decimal text, which every writer takes as is. Only
+        # the close stays a Decimal: pre_close, change and pct_chg are computed from it.
+        scale = int(-adjuster.quantum.as_tuple().exponent)
+        columns = f"round(open, {scale})::text, round(high, {scale})::text, round(low, {scale})::text, close"
+        columns += ", volume, amount::text"
+    else:
+        columns = "open, high, low, close, volume, amount"
+    sql = f"SELECT {_trading_date_sql()}, {columns} FROM {_TABLE} WHERE {' AND '.join(where)} ORDER BY \"time\" LIMIT %s"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
-    bars = []
+    bars: list[Bar] = []
     append = bars.append
     quantize = _quantize
-    if adjuster.adjust == "none" and connection.vendor == "postgresql":
-        # The hot path (raw bars from PostgreSQL): values are already Decimals at the stored
-        # scale, amounts at cents; only rounding to the quoted precision is left.
+    new = tuple.__new__  # Bar(...) without NamedTuple's Python-level __new__: thousands per page
+    if raw_postgres:
         quantum = adjuster.quantum
         for day, open_, high, low, close, volume, amount in rows:
-            append(
-                Bar(
-                    day,
-                    open_.quantize(quantum, ROUND_HALF_UP),
-                    high.quantize(quantum, ROUND_HALF_UP),
-                    low.quantize(quantum, ROUND_HALF_UP),
-                    close.quantize(quantum, ROUND_HALF_UP),
-                    volume,
-                    amount,
-                    day,
-                )
-            )
+            append(new(Bar, (day, open_, high, low, close.quantize(quantum, ROUND_HALF_UP), volume, amount, day)))
         return bars
     if adjuster.adjust == "none":
         quantum = adjuster.quantum
@@ -255,15 +253,18 @@ def _daily_bars(
         if not exact:
             open_, high, low, close = (quantize(v, STORED_PRICE_QUANTUM) for v in (open_, high, low, close))
         append(
-            Bar(
-                day,
-                (open_ * a + b).quantize(quantum, ROUND_HALF_UP),
-                (high * a + b).quantize(quantum, ROUND_HALF_UP),
-                (low * a + b).quantize(quantum, ROUND_HALF_UP),
-                (close * a + b).quantize(quantum, ROUND_HALF_UP),
-                volume,
-                amount if exact else quantize(amount, CENT),
-                day,
+            new(
+                Bar,
+                (
+                    day,
+                    (open_ * a + b).quantize(quantum, ROUND_HALF_UP),
+                    (high * a + b).quantize(quantum, ROUND_HALF_UP),
+                    (low * a + b).quantize(quantum, ROUND_HALF_UP),
+                    (close * a + b).quantize(quantum, ROUND_HALF_UP),
+                    volume,
+                    amount if exact else quantize(amount, CENT),
+                    day,
+                ),
             )
         )
     return bars

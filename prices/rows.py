@@ -21,6 +21,7 @@ rows here, so the same bar reads the same everywhere. The columns (``COLUMNS``):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -91,21 +92,30 @@ class RowMaker:
     def rows(self, bars: Iterable[Bar], previous: tuple[dt.date, Any] | None) -> Iterator[tuple]:
         symbol, raw, floats, adjuster = self.symbol, self.raw, self.floats, self.adjuster
         ex_dates = adjuster.ex_dates
-        position = adjuster.position
         if previous is None:
             prev_day, prev_close = None, None
         else:
             prev_day, prev_close = previous[0], self._served(*previous)
+        # The segment (between ex-dates) of the previous bar and the next ex-date after it,
+        # followed incrementally: bars come oldest first.
+        segment = bisect.bisect_right(ex_dates, prev_day) if prev_day is not None else 0
+        next_ex = ex_dates[segment] if segment < len(ex_dates) else None
+        factor, offset = floats[segment] if len(floats) > 1 else floats[0]
         for bar in bars:
             pre_close = prev_close
-            if raw and pre_close is not None and ex_dates and position(prev_day) != position(bar.period_start):
-                pre_close = self._reference(pre_close, prev_day, bar.period_start)
+            if next_ex is not None and bar.period_start >= next_ex:
+                if raw and pre_close is not None:
+                    pre_close = self._reference(pre_close, prev_day, bar.period_start)
+            if next_ex is not None and bar.date >= next_ex:
+                segment = bisect.bisect_right(ex_dates, bar.date)
+                next_ex = ex_dates[segment] if segment < len(ex_dates) else None
+                if len(floats) > 1:
+                    factor, offset = floats[segment]
             if pre_close is None:
                 change = pct_chg = None
             else:
                 change = bar.close - pre_close
-                pct_chg = (change * HUNDRED / pre_close).quantize(PERCENT, rounding=ROUND_HALF_UP) if pre_close else None
-            factor, offset = floats[position(bar.date)] if not raw and len(floats) > 1 else floats[0]
+                pct_chg = (change * HUNDRED / pre_close).quantize(PERCENT, ROUND_HALF_UP) if pre_close else None
             yield (
                 symbol,
                 bar.date,

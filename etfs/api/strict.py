@@ -23,7 +23,16 @@ class StrictQueryParamsMixin:
     #: Further parameters the view reads itself.
     extra_query_params: tuple[str, ...] = ()
 
-    def allowed_query_params(self) -> set[str]:
+    def allowed_query_params(self) -> frozenset[str]:
+        """The names this view takes, worked out once per view class."""
+        cls = type(self)
+        cached = cls.__dict__.get("_allowed_query_params")
+        if cached is None:
+            cached = frozenset(self._collect_query_params())
+            cls._allowed_query_params = cached  # type: ignore[attr-defined]
+        return cached
+
+    def _collect_query_params(self) -> set[str]:
         names = {"format", *self.extra_query_params}
         for serializer_class in self.query_serializers:
             names |= set(serializer_class().fields)
@@ -45,7 +54,7 @@ class StrictQueryParamsMixin:
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         allowed = self.allowed_query_params()
-        unknown = sorted(set(request.query_params) - allowed)
+        unknown = sorted(set(request.query_params) - allowed) if request.query_params else []
         if unknown:
             takes = ", ".join(sorted(allowed))
             raise ValidationError({name: [f"Unknown parameter; this endpoint takes: {takes}."] for name in unknown})

@@ -157,7 +157,7 @@ class InstrumentBarsView(FormatsMixin, APIView):
         params = query.validated_data
         interval, start, end = params["interval"], params.get("start"), params.get("end")
         columns = query.columns(default_columns(with_symbol=False, interval=interval))
-        instrument = get_instrument_or_404(Instrument.objects.all(), symbol)
+        instrument = get_instrument_or_404(Instrument.objects.only("pk", "symbol", "price_decimals"), symbol)
         adjuster = adjuster_for(instrument, params["adjust"])
         fmt = self.output_format(request)
         if fmt != "json":
