@@ -96,6 +96,44 @@ def sql(url: str, query: str) -> list[tuple]:
             return cur.fetchall() if cur.description else []
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of ``root`` and all its descendants, living or reaped.
+
+    Under a machine shared with other work, CPU per request is the steady measure: latency
+    and requests/s move with everyone else's load, the work one request costs does not.
+    """
+    tree, total, stack = _children(), 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
+        stack.extend(tree.get(pid, []))
+    return total
+
+
+def postmaster_pid(url: str) -> int:
+    backend = sql(url, "SELECT pg_backend_pid()")[0][0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def start_server(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
@@ -119,7 +157,10 @@ def start_server(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int
     return server, port
 
 
-def run_wrk(port: int, paths: list[str], script: Path, tmp: str, clients: int, seconds: int) -> dict:
+def run_wrk(
+    port: int, paths: list[str], script: Path, tmp: str, clients: int, seconds: int, pids: tuple[int, int]
+) -> dict:
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     paths_file = Path(tmp) / "paths.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     out = subprocess.run(
@@ -142,8 +183,11 @@ def run_wrk(port: int, paths: list[str], script: Path, tmp: str, clients: int, s
         check=True,
         env={**os.environ, "BENCH_PATHS": str(paths_file)},
     ).stdout
+    cpu_after = [cpu_seconds(pid) for pid in pids]
     row = json.loads(out.strip().splitlines()[-1])
     row["requests_per_s"] = row["requests"] / row["seconds"]
+    row["app_cpu_ms_per_request"] = (cpu_after[0] - cpu_before[0]) * 1000 / max(row["requests"], 1)
+    row["db_cpu_ms_per_request"] = (cpu_after[1] - cpu_before[1]) * 1000 / max(row["requests"], 1)
     return row
 
 
@@ -179,6 +223,7 @@ def main() -> int:
         bars = sql(url, "SELECT count(*) FROM prices_dailybar")[0][0]
         symbols = [row[0] for row in sql(url, f"SELECT symbol FROM etfs_instrument ORDER BY id LIMIT {ROTATE + 10}")]
         servers = {label: start_server(code, env) for label, code in servers_code.items()}
+        postmaster = postmaster_pid(url)
         script = Path(tmp) / "rotate.lua"
         script.write_text(WRK_SCRIPT)
         try:
@@ -199,10 +244,10 @@ def main() -> int:
                         continue
                     for path in paths[:10]:  # warm every worker and PostgreSQL's cache; not measured
                         requests.get(f"http://127.0.0.1:{port}{path}", timeout=120)
-                    live[label] = (port, len(probe.content))
+                    live[label] = (port, len(probe.content), servers[label][0].pid)
                 for _round in range(args.rounds):
-                    for label, (port, size) in live.items():
-                        row = run_wrk(port, paths, script, tmp, args.clients, args.seconds)
+                    for label, (port, size, pid) in live.items():
+                        row = run_wrk(port, paths, script, tmp, args.clients, args.seconds, (pid, postmaster))
                         row["response_bytes"] = size
                         results.setdefault(name, {}).setdefault(label, []).append(row)
                         print(name, label, json.dumps(row), flush=True)

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -47,7 +48,15 @@ class ApiRootView(StrictQueryParamsMixin, APIView):
 
 
 class SchemaView(StrictQueryParamsMixin, SpectacularAPIView):
+    """The OpenAPI document; a bad parameter answers JSON like everywhere else, not YAML."""
+
     extra_query_params = ("lang", "version")
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 class SwaggerView(StrictQueryParamsMixin, SpectacularSwaggerView):

@@ -108,3 +108,25 @@ def test_infer_exchange_follows_prefix_rules():
 )
 def test_classify_code(code, exchange, kind):
     assert classify_code(code, exchange) == kind
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "form", ["510300.SH", "sh510300", "1.510300", "510300", "sh.510300", "510300.XSHG", "SHSE.510300", "510300.SS"]
+)
+def test_every_symbol_form_resolves_in_the_api(client, form):
+    from etfs.tests.factories import InstrumentFactory
+
+    InstrumentFactory(code="510300")
+    assert client.get(f"/api/instruments/{form}/").json()["symbol"] == "510300.SH"
+    assert client.get(f"/api/instruments/{form}/bars/").status_code == 200
+    assert client.get("/api/bars/", {"symbols": form, "format": "csv"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("form", ["159919.SZ", "sz.159919", "159919.XSHE", "SZSE.159919"])
+def test_shenzhen_forms_resolve_in_the_api(client, form):
+    from etfs.tests.factories import InstrumentFactory
+
+    InstrumentFactory(code="159919", exchange="SZ")
+    assert client.get(f"/api/instruments/{form}/").json()["symbol"] == "159919.SZ"
