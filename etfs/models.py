@@ -67,10 +67,18 @@ class Instrument(models.Model):
     name = models.CharField(max_length=128, blank=True, help_text="As the provider sends it (shown as is)")
     # db_default: rows written by other programs (bulk SQL loads, benchmarks) stay valid.
     search_name = models.CharField(
-        max_length=128, blank=True, editable=False, db_default="", help_text="The name for search: NFKC, spaces dropped (etfs.names)"
+        max_length=128,
+        blank=True,
+        editable=False,
+        db_default="",
+        help_text="The name for search: NFKC, spaces dropped (etfs.names)",
     )
     name_initials = models.CharField(
-        max_length=128, blank=True, editable=False, db_default="", help_text="Pinyin initials of the name, for search (HJETF)"
+        max_length=128,
+        blank=True,
+        editable=False,
+        db_default="",
+        help_text="Pinyin initials of the name, for search (HJETF)",
     )
     is_etf = models.BooleanField(default=False, db_index=True)
     asset_type = models.CharField(max_length=8, choices=AssetType.choices, default=AssetType.STOCK)

@@ -213,7 +213,7 @@ def _daily_bars(
         columns += ", volume, amount::text"
     else:
         columns = "open, high, low, close, volume, amount"
-    sql = f"SELECT {_trading_date_sql()}, {columns} FROM {_TABLE} WHERE {' AND '.join(where)} ORDER BY \"time\" LIMIT %s"
+    sql = f'SELECT {_trading_date_sql()}, {columns} FROM {_TABLE} WHERE {" AND ".join(where)} ORDER BY "time" LIMIT %s'
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
@@ -273,7 +273,7 @@ def _daily_bars(
 def previous_close(instrument_id: int, before: dt.date) -> tuple[dt.date, Any] | None:
     """The trading date and raw close of the last stored bar before ``before`` (one index probe)."""
     sql = (
-        f"SELECT {_trading_date_sql()}, close FROM {_TABLE} WHERE instrument_id = %s AND \"time\" < %s "
+        f'SELECT {_trading_date_sql()}, close FROM {_TABLE} WHERE instrument_id = %s AND "time" < %s '
         'ORDER BY "time" DESC LIMIT 1'
     )
     with connection.cursor() as cursor:
@@ -548,8 +548,7 @@ def cross_section(
     the ``(instrument_id, time)`` index. Raw rows are ``(open, high, low, close, volume, amount)``.
     """
     picked = {
-        row[0]: SectionInstrument(*row)
-        for row in instruments.order_by().values_list("pk", "symbol", "price_decimals")
+        row[0]: SectionInstrument(*row) for row in instruments.order_by().values_list("pk", "symbol", "price_decimals")
     }
     if not picked:
         return []
@@ -584,3 +583,34 @@ def section_bar(raw: tuple, day: dt.date, adjuster: PriceAdjuster) -> Bar:
     open_, high, low, close, volume, amount = raw
     price = _price_function(adjuster, day)
     return Bar(day, price(open_), price(high), price(low), price(close), volume, _quantize(amount, CENT), day)
+
+
+def instrument_with_actions(symbol: str) -> tuple[SectionInstrument, list[Action]] | None:
+    """An instrument (by canonical symbol) and its corporate actions, oldest first, in one query.
+
+    A bar request needs both before its first bar; one plain query instead of two ORM ones
+    saves the ORM's per-query compile work, a good part of a small page's cost.
+    """
+    actions_table = CorporateAction._meta.db_table
+    instruments_table = Instrument._meta.db_table
+    sql = (
+        f"SELECT i.id, i.symbol, i.price_decimals, a.ex_date, a.cash, a.split_ratio FROM {instruments_table} i "
+        f"LEFT JOIN {actions_table} a ON a.instrument_id = i.id WHERE i.symbol = %s ORDER BY a.ex_date"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [symbol])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    pk, canonical, decimals = rows[0][:3]
+    actions = [
+        Action(_as_date(ex_date), _as_decimal(cash), _as_decimal(ratio))
+        for _pk, _symbol, _decimals, ex_date, cash, ratio in rows
+        if ex_date is not None
+    ]
+    return SectionInstrument(pk, canonical, decimals), actions
+
+
+def _as_decimal(value: Any) -> Decimal:
+    # SQLite hands numbers back as int/float (or text); str() gives the shortest exact text.
+    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -53,11 +53,7 @@ HUNDRED = Decimal(100)
 
 
 def default_columns(*, with_symbol: bool, interval: str) -> tuple[str, ...]:
-    return tuple(
-        c
-        for c in COLUMNS
-        if (c != "symbol" or with_symbol) and (c != "period_start" or interval != "1d")
-    )
+    return tuple(c for c in COLUMNS if (c != "symbol" or with_symbol) and (c != "period_start" or interval != "1d"))
 
 
 class RowMaker:
@@ -103,9 +99,8 @@ class RowMaker:
         factor, offset = floats[segment] if len(floats) > 1 else floats[0]
         for bar in bars:
             pre_close = prev_close
-            if next_ex is not None and bar.period_start >= next_ex:
-                if raw and pre_close is not None:
-                    pre_close = self._reference(pre_close, prev_day, bar.period_start)
+            if raw and next_ex is not None and pre_close is not None and bar.period_start >= next_ex:
+                pre_close = self._reference(pre_close, prev_day, bar.period_start)
             if next_ex is not None and bar.date >= next_ex:
                 segment = bisect.bisect_right(ex_dates, bar.date)
                 next_ex = ex_dates[segment] if segment < len(ex_dates) else None

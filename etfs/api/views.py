@@ -20,7 +20,6 @@ from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.api.health import health_report
 from etfs.api.pagination import ListPagination
 from etfs.api.permissions import ReadPublicWriteStaff
-from etfs.api.strict import StrictQueryParamsMixin
 from etfs.api.serializers import (
     HealthSerializer,
     InstrumentDetailSerializer,
@@ -28,9 +27,9 @@ from etfs.api.serializers import (
     SyncRequestSerializer,
     SyncRunSerializer,
 )
+from etfs.api.strict import StrictQueryParamsMixin
 from etfs.models import Instrument, SyncRun
 from etfs.symbols import SYMBOL_FORMS, parse_symbol
-
 
 
 def _any_case(word: str) -> str:

@@ -30,10 +30,14 @@ class SyncCommand(BaseCommand):
             "--symbols",
             nargs="+",
             metavar="SYMBOL",
-            help="only these instruments (any symbol form: 510300.SH, sh510300, sh.510300, 510300.XSHG, ...; spaces or commas)",
+            help="only these instruments (any form: 510300.SH, sh510300, sh.510300, 510300.XSHG…; spaces or commas)",
         )
-        parser.add_argument("--start", help="first trading date of bars to fetch (YYYY-MM-DD or YYYYMMDD); forces history requests")
-        parser.add_argument("--end", help="last trading date of bars to fetch (YYYY-MM-DD or YYYYMMDD; default: last final day)")
+        parser.add_argument(
+            "--start", help="first trading date of bars to fetch (YYYY-MM-DD or YYYYMMDD); forces history requests"
+        )
+        parser.add_argument(
+            "--end", help="last trading date of bars to fetch (YYYY-MM-DD or YYYYMMDD; default: last final day)"
+        )
         parser.add_argument("--full", action="store_true", help="refetch every instrument's whole history")
         parser.add_argument("--list-only", action="store_true", help="sync the instrument list, no bars")
         parser.add_argument("--prices-only", action="store_true", help="sync bars of known instruments, skip the list")

@@ -15,10 +15,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from etfs.calendar import SHANGHAI, last_final_trading_day
+from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import ProviderError, ProviderUnavailable
-from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing

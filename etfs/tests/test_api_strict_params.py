@@ -68,7 +68,10 @@ def test_sync_run_filters_are_known(client, data):
 
 
 def test_bar_cursor_and_page_size_are_known(client, data):
-    assert client.get("/api/instruments/510300.SH/bars/", {"page_size": "1", "cursor": "ZD0yMDI0LTAxLTAy"}).status_code == 200
+    assert (
+        client.get("/api/instruments/510300.SH/bars/", {"page_size": "1", "cursor": "ZD0yMDI0LTAxLTAy"}).status_code
+        == 200
+    )
 
 
 def test_the_browsable_root_lists_every_endpoint(client):

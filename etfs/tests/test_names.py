@@ -11,7 +11,13 @@ from etfs.tests.factories import InstrumentFactory, StockFactory
 
 @pytest.mark.parametrize(
     ("name", "normalised"),
-    [("黄金ＥＴＦ", "黄金ETF"), ("万  科Ａ", "万科A"), ("沪深３００ＥＴＦ", "沪深300ETF"), ("招商\u3000银行", "招商银行"), ("", "")],
+    [
+        ("黄金ＥＴＦ", "黄金ETF"),
+        ("万  科Ａ", "万科A"),
+        ("沪深３００ＥＴＦ", "沪深300ETF"),
+        ("招商\u3000银行", "招商银行"),
+        ("", ""),
+    ],
 )
 def test_normalise_name_folds_full_width_and_drops_spaces(name, normalised):
     assert normalise_name(name) == normalised
@@ -46,7 +52,13 @@ def named(db):
 
 @pytest.mark.parametrize(
     ("term", "expected"),
-    [("黄金ETF", ["518880.SH"]), ("黄金ＥＴＦ", ["518880.SH"]), ("万科A", ["000002.SZ"]), ("HJ", ["518880.SH"]), ("wka", ["000002.SZ"])],
+    [
+        ("黄金ETF", ["518880.SH"]),
+        ("黄金ＥＴＦ", ["518880.SH"]),
+        ("万科A", ["000002.SZ"]),
+        ("HJ", ["518880.SH"]),
+        ("wka", ["000002.SZ"]),
+    ],
 )
 def test_api_search_finds_names_however_typed(client, named, term, expected):
     results = client.get("/api/instruments/", {"search": term}).json()["results"]
@@ -57,7 +69,9 @@ def test_api_shows_the_provider_name(client, named):
     assert client.get("/api/instruments/000002.SZ/").json()["name"] == "万  科Ａ"
 
 
-@pytest.mark.parametrize(("term", "expected"), [("黄金ETF", "518880.SH"), ("万科A", "000002.SZ"), ("HJETF", "518880.SH")])
+@pytest.mark.parametrize(
+    ("term", "expected"), [("黄金ETF", "518880.SH"), ("万科A", "000002.SZ"), ("HJETF", "518880.SH")]
+)
 def test_admin_search_finds_names_however_typed(admin_client, named, term, expected):
     response = admin_client.get("/admin/etfs/instrument/", {"q": term})
     assert expected in response.content.decode()

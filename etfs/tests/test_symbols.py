@@ -45,7 +45,21 @@ def test_parse_symbol_accepts_every_documented_form(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "51030", "5103000", "510300.HK", "hk510300", "abc", "510300.S", "SH..510300", "2.510300", "510300.XSHX", "SHSE510300", "510300.SSE"]
+    "text",
+    [
+        "",
+        "51030",
+        "5103000",
+        "510300.HK",
+        "hk510300",
+        "abc",
+        "510300.S",
+        "SH..510300",
+        "2.510300",
+        "510300.XSHX",
+        "SHSE510300",
+        "510300.SSE",
+    ],
 )
 def test_parse_symbol_rejects_garbage_naming_the_input(text):
     with pytest.raises(ValueError) as exc:

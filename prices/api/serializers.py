@@ -173,7 +173,11 @@ class BarQuerySerializer(serializers.Serializer):
         unknown = [name for name in asked if name not in available]
         if unknown or not asked:
             raise serializers.ValidationError(
-                {"fields": [f"Unknown column(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(available)}."]}
+                {
+                    "fields": [
+                        f"Unknown column(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(available)}."
+                    ]
+                }
             )
         return tuple(dict.fromkeys(asked))
 

@@ -31,7 +31,8 @@ from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.strict import StrictQueryParamsMixin
 from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.models import Instrument
-from prices.adjustments import PriceAdjuster
+from etfs.symbols import parse_symbol
+from prices.adjustments import Action, PriceAdjuster
 from prices.api.pagination import BarCursorPagination
 from prices.api.renderers import PARQUET_MEDIA_TYPE, CSVRenderer, ParquetRenderer
 from prices.api.serializers import (
@@ -50,9 +51,9 @@ from prices.models import CorporateAction
 from prices.queries import (
     SectionInstrument,
     actions_by_instrument,
-    adjuster_for,
     cross_section,
     fetch_bars,
+    instrument_with_actions,
     iter_bars,
     latest_bars,
     previous_close,
@@ -99,13 +100,27 @@ class FormatsMixin(StrictQueryParamsMixin):
         return getattr(request.accepted_renderer, "format", None) or "json"
 
 
+def instrument_and_actions_or_404(value: str) -> tuple[SectionInstrument, list[Action]]:
+    """The instrument ``value`` names in any symbol form, with its corporate actions; 404 naming it."""
+    try:
+        symbol = parse_symbol(value)
+    except ValueError as exc:
+        raise NotFound(str(exc)) from None
+    found = instrument_with_actions(symbol.canonical)
+    if found is None:
+        raise NotFound(f"unknown instrument {symbol.canonical} (asked as {value!r})")
+    return found
+
+
 def _batches(rows: Iterable[tuple], size: int = BATCH_SIZE) -> Iterator[list[tuple]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
 
 
-def stream_rows(rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, bom: bool) -> StreamingHttpResponse:
+def stream_rows(
+    rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, bom: bool
+) -> StreamingHttpResponse:
     """A CSV or Parquet download of ``rows`` (``prices.rows.COLUMNS`` tuples), batch by batch."""
     if fmt == "parquet":
         response = StreamingHttpResponse(parquet_chunks(_batches(rows), columns), content_type=PARQUET_MEDIA_TYPE)
@@ -157,8 +172,8 @@ class InstrumentBarsView(FormatsMixin, APIView):
         params = query.validated_data
         interval, start, end = params["interval"], params.get("start"), params.get("end")
         columns = query.columns(default_columns(with_symbol=False, interval=interval))
-        instrument = get_instrument_or_404(Instrument.objects.only("pk", "symbol", "price_decimals"), symbol)
-        adjuster = adjuster_for(instrument, params["adjust"])
+        instrument, actions = instrument_and_actions_or_404(symbol)
+        adjuster = PriceAdjuster(actions, params["adjust"], instrument.price_decimals)
         fmt = self.output_format(request)
         if fmt != "json":
             rows = _history_rows(instrument, adjuster, start, end, interval)
@@ -360,6 +375,4 @@ class CalendarView(StrictQueryParamsMixin, APIView):
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
         days = calendar.trading_days(start, end)
-        return Response(
-            CalendarSerializer({"start": start, "end": end, "count": len(days), "trading_days": days}).data
-        )
+        return Response(CalendarSerializer({"start": start, "end": end, "count": len(days), "trading_days": days}).data)

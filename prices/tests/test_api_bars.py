@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory
 import prices.api.views
+from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory
 from prices.models import CorporateAction
 
 pytestmark = pytest.mark.django_db
@@ -208,22 +208,22 @@ def test_last_page_has_no_next_link(client):
     assert body["next"] is None
 
 
-def test_daily_json_takes_three_queries(client, django_assert_num_queries):
+def test_daily_json_takes_two_queries(client, django_assert_num_queries):
     make_instrument_with_bars()
-    # the instrument, its corporate actions (a raw pre_close needs them), one page of bars
-    with django_assert_num_queries(3):
+    # the instrument with its corporate actions (a raw pre_close needs them), one page of bars
+    with django_assert_num_queries(2):
         client.get(URL.format("510300.SH"))
 
 
 def test_daily_json_from_a_start_date_adds_one_probe_for_the_previous_close(client, django_assert_num_queries):
     make_instrument_with_bars()
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         client.get(URL.format("510300.SH"), {"start": "2024-01-05"})
 
 
-def test_adjusted_weekly_json_takes_three_queries(client, django_assert_num_queries):
+def test_adjusted_weekly_json_takes_two_queries(client, django_assert_num_queries):
     make_instrument_with_bars()
-    with django_assert_num_queries(3):  # the instrument, its corporate actions, the aggregate
+    with django_assert_num_queries(2):  # the instrument with its corporate actions, the aggregate
         client.get(URL.format("510300.SH"), {"interval": "1w", "adjust": "qfq"})
 
 
@@ -259,7 +259,7 @@ def test_csv_is_fetched_in_batches_without_losing_or_repeating_bars(client, monk
 def test_csv_reads_one_batch_per_query(client, monkeypatch, django_assert_num_queries):
     make_instrument_with_bars()
     monkeypatch.setattr(prices.api.views, "BATCH_SIZE", 3)
-    with django_assert_num_queries(6):  # the instrument, its actions, then 10 bars as 3 + 3 + 3 + 1
+    with django_assert_num_queries(5):  # the instrument with its actions, then 10 bars as 3 + 3 + 3 + 1
         rows = read_csv(client.get(URL.format("510300.SH"), {"format": "csv"}))
     assert len(rows) == 10
 

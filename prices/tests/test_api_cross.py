@@ -53,7 +53,9 @@ def test_many_symbols_equal_the_per_symbol_answers(client, adjust, interval):
     many = get(client, URL, symbols="sh510300,600000.XSHG,159919", **params)["results"]
     single = []
     for symbol in ("159919.SZ", "510300.SH", "600000.SH"):
-        single += [{"symbol": symbol, **row} for row in get(client, f"/api/instruments/{symbol}/bars/", **params)["results"]]
+        single += [
+            {"symbol": symbol, **row} for row in get(client, f"/api/instruments/{symbol}/bars/", **params)["results"]
+        ]
     assert many == single
 
 
@@ -89,7 +91,9 @@ def test_a_cross_section_after_a_suspension_takes_pre_close_from_the_last_bar(cl
     assert jiashi["pct_chg"] == 1.108  # 0.04 / 3.61 × 100, to 4 decimals
 
 
-def test_a_cross_section_costs_the_same_queries_whatever_the_number_of_instruments(client, django_assert_max_num_queries):
+def test_a_cross_section_costs_the_same_queries_whatever_the_number_of_instruments(
+    client, django_assert_max_num_queries
+):
     make_market()
     for n in range(20):
         make_bars(InstrumentFactory(code=f"{512000 + n}"), DAYS)
