@@ -21,7 +21,7 @@ import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -38,6 +38,15 @@ MIN_DATE = dt.date(1990, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
 CENT = Decimal("0.01")
 STORED_PRICE_QUANTUM = Decimal("0.001")  # prices.models.PRICE decimal places
+# Adjusted prices are ``round(raw × a + b)`` computed exactly (a fused multiply-add in a context
+# wide enough for any stored price times any factor), then rounded half up to the quoted
+# precision: the same number PostgreSQL's exact numeric arithmetic gives, so the SQL path of
+# raw daily bars (``prices.rows``) and this one agree to the last digit.
+EXACT = Context(prec=80)
+
+
+def adjusted_price(raw: Decimal, a: Decimal, b: Decimal, quantum: Decimal) -> Decimal:
+    return raw.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP)
 
 
 class Bar(NamedTuple):
@@ -257,10 +266,10 @@ def _daily_bars(
                 Bar,
                 (
                     day,
-                    (open_ * a + b).quantize(quantum, ROUND_HALF_UP),
-                    (high * a + b).quantize(quantum, ROUND_HALF_UP),
-                    (low * a + b).quantize(quantum, ROUND_HALF_UP),
-                    (close * a + b).quantize(quantum, ROUND_HALF_UP),
+                    open_.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP),
+                    high.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP),
+                    low.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP),
+                    close.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP),
                     volume,
                     amount if exact else quantize(amount, CENT),
                     day,
@@ -286,10 +295,12 @@ def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], De
     """Rounding (and for qfq/hfq adjusting) of one day's raw prices."""
     if adjuster.adjust == "none":
         return lambda raw: _quantize(raw, adjuster.quantum)
+    a, b = adjuster.factor(day)
+    quantum = adjuster.quantum
 
     def adjusted(raw: Any) -> Decimal | None:
         value = _quantize(raw, STORED_PRICE_QUANTUM)
-        return None if value is None else adjuster.price(day, value)
+        return None if value is None else adjusted_price(value, a, b, quantum)
 
     return adjusted
 

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from prices.adjustments import PriceAdjuster
-from prices.queries import Bar
+from prices.queries import STORED_PRICE_QUANTUM, Bar, _quantize, adjusted_price
 
 COLUMNS = (
     "symbol",
@@ -72,11 +73,10 @@ class RowMaker:
         self.floats = [(float(a), float(b)) for a, b in maps] or [(1.0, 0.0)]
 
     def _served(self, day: dt.date, raw_close: Any) -> Decimal:
-        from prices.queries import STORED_PRICE_QUANTUM, _quantize
-
         if self.raw:
             return _quantize(raw_close, self.adjuster.quantum)
-        return self.adjuster.price(day, _quantize(raw_close, STORED_PRICE_QUANTUM))
+        a, b = self.adjuster.factor(day)
+        return adjusted_price(_quantize(raw_close, STORED_PRICE_QUANTUM), a, b, self.adjuster.quantum)
 
     def _reference(self, close: Decimal, after: dt.date, upto: dt.date) -> Decimal:
         """A raw close with the actions of ``(after, upto]`` taken out: the exchange's reference price."""
@@ -128,3 +128,149 @@ class RowMaker:
                 offset,
             )
             prev_day, prev_close = bar.date, bar.close
+
+
+# --- Whole rows from PostgreSQL -------------------------------------------------------------------
+# Daily bars on PostgreSQL/TimescaleDB are the hot path (pages of 1,000s of bars, full histories):
+# the database computes every column with exact numeric arithmetic — the affine map of each
+# bar's segment between ex-dates, rounding half up (round() rounds half away from zero, as
+# ROUND_HALF_UP does), the previous close by a window over the range extended one bar back —
+# and hands them over as decimal text, which the writers take as is. Python only fixes the
+# rare raw bar whose previous bar lies before an ex-date (the exchange's reference price).
+_ROWS_SQL = """
+WITH b AS (
+    SELECT "time", open, high, low, close, volume, amount, {segment} AS seg
+    FROM {table}
+    WHERE instrument_id = %s AND "time" >= {lower} {upper}
+    ORDER BY "time"
+    LIMIT %s
+), m(seg, a, b) AS (VALUES {maps}),
+p AS (
+    SELECT b."time", b.seg, round(b.open * m.a + m.b, {scale}) AS o, round(b.high * m.a + m.b, {scale}) AS h,
+           round(b.low * m.a + m.b, {scale}) AS l, round(b.close * m.a + m.b, {scale}) AS c, b.volume, b.amount
+    FROM b JOIN m USING (seg)
+), w AS (
+    SELECT p.*, lag(c) OVER win AS pre, lag(seg) OVER win AS pre_seg, lag("time") OVER win AS pre_time
+    FROM p WINDOW win AS (ORDER BY "time")
+)
+SELECT ("time" AT TIME ZONE 'Asia/Shanghai')::date, o::text, h::text, l::text, c::text, pre::text,
+       (c - pre)::text, round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text, volume, amount::text,
+       seg, pre_seg, (pre_time AT TIME ZONE 'Asia/Shanghai')::date
+FROM w
+WHERE "time" >= %s
+ORDER BY "time"
+LIMIT %s
+"""
+
+
+def _daily_rows_postgres(
+    instrument: Any, adjuster: PriceAdjuster, start: dt.date | None, end: dt.date | None, limit: int
+) -> list[tuple]:
+    from django.db import connection
+
+    from prices.queries import _TABLE, MIN_DATE, _segment_sql, _time_param
+
+    raw = adjuster.adjust == "none"
+    segment, segment_params = _segment_sql(adjuster.ex_dates)
+    if raw:
+        maps = [(Decimal(1), Decimal(0))] * (len(adjuster.ex_dates) + 1)
+    else:
+        maps = [adjuster.factor(day) for day in [dt.date.min, *adjuster.ex_dates]]
+    first = _time_param(start or MIN_DATE)
+    lower, lower_params = "%s", [first]
+    if start is not None:  # one bar more, before start: the first bar's previous close
+        lower = f'COALESCE((SELECT max("time") FROM {_TABLE} WHERE instrument_id = %s AND "time" < %s), %s)'
+        lower_params = [instrument.pk, first, first]
+    upper, upper_params = "", []
+    if end is not None:
+        upper, upper_params = 'AND "time" < %s', [_time_param(end + dt.timedelta(days=1))]
+    sql = _ROWS_SQL.format(
+        segment=segment,
+        table=_TABLE,
+        lower=lower,
+        upper=upper,
+        maps=", ".join(["(%s, %s::numeric, %s::numeric)"] * len(maps)),
+        scale=int(-adjuster.quantum.as_tuple().exponent),
+    )
+    params = [
+        *segment_params,
+        instrument.pk,
+        *lower_params,
+        *upper_params,
+        limit + 1,
+        *[v for i, (a, b) in enumerate(maps) for v in (i, a, b)],
+        first,
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    maker = RowMaker(instrument.symbol, adjuster)
+    floats, symbol = maker.floats, instrument.symbol
+    rows = []
+    append = rows.append
+    for day, o, h, low, c, pre, change, pct, volume, amount, seg, pre_seg, pre_day in fetched:
+        if raw and pre is not None and seg != pre_seg:
+            reference = maker._reference(Decimal(pre), pre_day, day)
+            close = Decimal(c)
+            pre, change = reference, close - reference
+            pct = (change * HUNDRED / reference).quantize(PERCENT, ROUND_HALF_UP) if reference else None
+        factor, offset = floats[seg] if len(floats) > 1 else floats[0]
+        append((symbol, day, day, o, h, low, c, pre, change, pct, volume, amount, factor, offset))
+    return rows
+
+
+def _uses_sql_rows(interval: str) -> bool:
+    from django.db import connection
+
+    return interval == "1d" and connection.vendor == "postgresql"
+
+
+def history_rows(
+    instrument: Any,
+    adjuster: PriceAdjuster,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    interval: str,
+    limit: int,
+) -> list[tuple]:
+    """At most ``limit`` rows of one instrument from ``start`` (a bar's ``period_start``) on, oldest first."""
+    if _uses_sql_rows(interval):
+        return _daily_rows_postgres(instrument, adjuster, start, end, limit)
+    from prices.queries import fetch_bars, previous_close
+
+    bars = fetch_bars(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
+    if not bars:
+        return []
+    # Without a start the range begins at the instrument's first bar: nothing before it.
+    previous = previous_close(instrument.pk, bars[0].period_start) if start is not None else None
+    return list(RowMaker(instrument.symbol, adjuster).rows(bars, previous))
+
+
+def iter_history_rows(
+    instrument: Any,
+    adjuster: PriceAdjuster,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    interval: str,
+    batch_size: int,
+) -> Iterator[tuple]:
+    """Every row of the range, read ``batch_size`` bars at a time (keyset on the date), memory bounded."""
+    if _uses_sql_rows(interval):
+        cursor = start
+        while True:
+            page = _daily_rows_postgres(instrument, adjuster, cursor, end, batch_size + 1)
+            yield from page[:batch_size]
+            if len(page) <= batch_size:
+                return
+            cursor = page[batch_size][2]
+    from prices.queries import iter_bars, previous_close
+
+    bars = iter_bars(instrument, adjuster, start=start, end=end, interval=interval, batch_size=batch_size)
+    first = next(bars, None)
+    if first is None:
+        return
+    previous = previous_close(instrument.pk, first.period_start) if start is not None else None
+    yield from RowMaker(instrument.symbol, adjuster).rows(itertools.chain([first], bars), previous)

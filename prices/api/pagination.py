@@ -21,7 +21,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from prices.queries import MAX_DATE, MIN_DATE, Bar
+from prices.queries import MAX_DATE, MIN_DATE
+from prices.rows import COLUMNS
+
+PERIOD_START = COLUMNS.index("period_start")
 
 
 class BarCursorPagination(BasePagination):
@@ -65,19 +68,20 @@ class BarCursorPagination(BasePagination):
     def get_page_size(self, params: dict[str, Any]) -> int:
         return min(params.get(self.page_size_query_param) or self.page_size, self.max_page_size)
 
-    def paginate_bars(
-        self, fetch: Callable[[dt.date | None, int], list[Bar]], params: dict[str, Any], request: Request
-    ) -> list[Bar]:
-        """One page from ``fetch(start, limit)``; ``params`` are the validated query parameters."""
+    def paginate_rows(
+        self, fetch: Callable[[dt.date | None, int], list[tuple]], params: dict[str, Any], request: Request
+    ) -> list[tuple]:
+        """One page of ``prices.rows.COLUMNS`` tuples from ``fetch(start, limit)``; ``params`` are the
+        validated query parameters."""
         self.request = request
         start = params.get("start")
         if params.get(self.cursor_query_param):
             cursor = self.decode_cursor(params[self.cursor_query_param])
             start = max(start, cursor) if start else cursor
         size = self.get_page_size(params)
-        bars = fetch(start, size + 1)
-        self.next_date = bars[size].period_start if len(bars) > size else None
-        return bars[:size]
+        rows = fetch(start, size + 1)
+        self.next_date = rows[size][PERIOD_START] if len(rows) > size else None
+        return rows[:size]
 
     def get_next_link(self) -> str | None:
         if self.next_date is None or self.request is None:

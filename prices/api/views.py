@@ -33,7 +33,7 @@ from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.models import Instrument
 from etfs.symbols import parse_symbol
 from prices.adjustments import Action, PriceAdjuster
-from prices.api.pagination import BarCursorPagination
+from prices.api.pagination import PERIOD_START, BarCursorPagination
 from prices.api.renderers import PARQUET_MEDIA_TYPE, CSVRenderer, ParquetRenderer
 from prices.api.serializers import (
     FORMATS,
@@ -52,15 +52,12 @@ from prices.queries import (
     SectionInstrument,
     actions_by_instrument,
     cross_section,
-    fetch_bars,
     instrument_with_actions,
-    iter_bars,
     latest_bars,
-    previous_close,
     screen_data_version,
     section_bar,
 )
-from prices.rows import RowMaker, default_columns
+from prices.rows import RowMaker, default_columns, history_rows, iter_history_rows
 
 BAR_FIELDS = ["date", "open", "high", "low", "close", "volume", "amount"]
 LATEST_FIELDS = ["symbol", "name", *BAR_FIELDS]
@@ -139,18 +136,8 @@ def json_response(rows: Iterable[tuple], columns: tuple[str, ...], next_link: st
 
 
 def _history_rows(instrument: Any, adjuster: PriceAdjuster, start: Any, end: Any, interval: str) -> Iterator[tuple]:
-    bars = iter_bars(instrument, adjuster, start=start, end=end, interval=interval, batch_size=BATCH_SIZE)
-    first = next(bars, None)
-    if first is None:
-        return
-    # Without a start the range begins at the instrument's first bar: nothing before it.
-    previous = previous_close(instrument.pk, first.period_start) if start is not None else None
-
-    def chained() -> Iterator[Any]:
-        yield first
-        yield from bars
-
-    yield from RowMaker(instrument.symbol, adjuster).rows(chained(), previous)
+    # Read at the module's batch size at call time (tests shrink it).
+    return iter_history_rows(instrument, adjuster, start=start, end=end, interval=interval, batch_size=BATCH_SIZE)
 
 
 class InstrumentBarsView(FormatsMixin, APIView):
@@ -179,16 +166,12 @@ class InstrumentBarsView(FormatsMixin, APIView):
             rows = _history_rows(instrument, adjuster, start, end, interval)
             return stream_rows(rows, columns, fmt, f"{instrument.symbol}-{interval}-{params['adjust']}", params["bom"])
         paginator = self.pagination_class()
-        page = paginator.paginate_bars(
-            lambda first, limit: fetch_bars(instrument, adjuster, start=first, end=end, interval=interval, limit=limit),
-            params,
-            request,
-        )
-        # Without a start the page begins at the instrument's first bar: nothing before it.
-        from_start = params.get("start") is None and params.get("cursor") is None
-        previous = previous_close(instrument.pk, page[0].period_start) if page and not from_start else None
-        rows = RowMaker(instrument.symbol, adjuster).rows(page, previous)
-        return json_response(rows, columns, paginator.get_next_link())
+
+        def fetch(first: Any, limit: int) -> list[tuple]:
+            return history_rows(instrument, adjuster, start=first, end=end, interval=interval, limit=limit)
+
+        page = paginator.paginate_rows(fetch, params, request)
+        return json_response(page, columns, paginator.get_next_link())
 
 
 class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
@@ -268,15 +251,13 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
             if instrument.symbol == cursor_symbol and cursor_day is not None:
                 first = max(start, cursor_day) if start else cursor_day
             need = size - len(page)
-            bars = fetch_bars(
+            rows = history_rows(
                 instrument, adjusters[instrument.pk], start=first, end=end, interval=interval, limit=need + 1
             )
-            if len(bars) > need:
-                paginator.next_date, paginator.next_symbol = bars[need].period_start, instrument.symbol
-                bars = bars[:need]
-            if bars:
-                previous = previous_close(instrument.pk, bars[0].period_start)
-                page.extend(RowMaker(instrument.symbol, adjusters[instrument.pk]).rows(bars, previous))
+            if len(rows) > need:
+                paginator.next_date, paginator.next_symbol = rows[need][PERIOD_START], instrument.symbol
+                rows = rows[:need]
+            page.extend(rows)
             if paginator.next_date is not None:
                 break
         return json_response(page, columns, paginator.get_next_link())
