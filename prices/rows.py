@@ -138,29 +138,40 @@ class RowMaker:
 # and hands them over as decimal text, which the writers take as is. Python only fixes the
 # rare raw bar whose previous bar lies before an ex-date (the exchange's reference price).
 _ROWS_SQL = """
-WITH b AS (
-    SELECT "time", open, high, low, close, volume, amount, {segment} AS seg
-    FROM {table}
-    WHERE instrument_id = %s AND "time" >= {lower} {upper}
-    ORDER BY "time"
-    LIMIT %s
-), m(seg, a, b) AS (VALUES {maps}),
-p AS (
-    SELECT b."time", b.seg, round(b.open * m.a + m.b, {scale}) AS o, round(b.high * m.a + m.b, {scale}) AS h,
-           round(b.low * m.a + m.b, {scale}) AS l, round(b.close * m.a + m.b, {scale}) AS c, b.volume, b.amount
-    FROM b JOIN m USING (seg)
-), w AS (
-    SELECT p.*, lag(c) OVER win AS pre, lag(seg) OVER win AS pre_seg, lag("time") OVER win AS pre_time
-    FROM p WINDOW win AS (ORDER BY "time")
-)
-SELECT ("time" AT TIME ZONE 'Asia/Shanghai')::date, o::text, h::text, l::text, c::text, pre::text,
-       (c - pre)::text, round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text, volume, amount::text,
+SELECT ("time" AT TIME ZONE 'Asia/Shanghai')::date, o, h, l, c::text, pre::text, (c - pre)::text,
+       round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text, volume, amount::text,
        seg, pre_seg, (pre_time AT TIME ZONE 'Asia/Shanghai')::date
-FROM w
+FROM (
+    SELECT "time", seg, round(open * a + b, {scale})::text AS o, round(high * a + b, {scale})::text AS h,
+           round(low * a + b, {scale})::text AS l, round(close * a + b, {scale}) AS c, volume, amount,
+           lag(round(close * a + b, {scale})) OVER win AS pre, lag(seg) OVER win AS pre_seg,
+           lag("time") OVER win AS pre_time
+    FROM (
+        SELECT "time", open, high, low, close, volume, amount, {segment} AS seg, {factor} AS a, {offset} AS b
+        FROM {table}
+        WHERE instrument_id = %s AND "time" >= {lower} {upper}
+        ORDER BY "time"
+        LIMIT %s
+    ) bars
+    WINDOW win AS (ORDER BY "time")
+) rows
 WHERE "time" >= %s
 ORDER BY "time"
 LIMIT %s
 """
+
+
+def _map_sql(ex_dates: list[dt.date], values: list[Decimal]) -> tuple[str, list[Any]]:
+    """SQL choosing ``values[i]`` for a bar in segment ``i`` (between ex-dates)."""
+    from prices.queries import _time_param
+
+    if not ex_dates:
+        return "%s::numeric", [values[0]]
+    whens = " ".join('WHEN "time" < %s THEN %s::numeric' for _ in ex_dates)
+    params: list[Any] = []
+    for day, value in zip(ex_dates, values, strict=False):
+        params += [_time_param(day), value]
+    return f"CASE {whens} ELSE %s::numeric END", [*params, values[-1]]
 
 
 def _daily_rows_postgres(
@@ -176,6 +187,8 @@ def _daily_rows_postgres(
         maps = [(Decimal(1), Decimal(0))] * (len(adjuster.ex_dates) + 1)
     else:
         maps = [adjuster.factor(day) for day in [dt.date.min, *adjuster.ex_dates]]
+    factor, factor_params = _map_sql(adjuster.ex_dates, [a for a, _ in maps])
+    offset, offset_params = _map_sql(adjuster.ex_dates, [b for _, b in maps])
     first = _time_param(start or MIN_DATE)
     lower, lower_params = "%s", [first]
     if start is not None:  # one bar more, before start: the first bar's previous close
@@ -186,19 +199,21 @@ def _daily_rows_postgres(
         upper, upper_params = 'AND "time" < %s', [_time_param(end + dt.timedelta(days=1))]
     sql = _ROWS_SQL.format(
         segment=segment,
+        factor=factor,
+        offset=offset,
         table=_TABLE,
         lower=lower,
         upper=upper,
-        maps=", ".join(["(%s, %s::numeric, %s::numeric)"] * len(maps)),
         scale=int(-adjuster.quantum.as_tuple().exponent),
     )
     params = [
         *segment_params,
+        *factor_params,
+        *offset_params,
         instrument.pk,
         *lower_params,
         *upper_params,
         limit + 1,
-        *[v for i, (a, b) in enumerate(maps) for v in (i, a, b)],
         first,
         limit,
     ]
@@ -215,15 +230,21 @@ def _daily_rows_postgres(
             close = Decimal(c)
             pre, change = reference, close - reference
             pct = (change * HUNDRED / reference).quantize(PERCENT, ROUND_HALF_UP) if reference else None
-        factor, offset = floats[seg] if len(floats) > 1 else floats[0]
-        append((symbol, day, day, o, h, low, c, pre, change, pct, volume, amount, factor, offset))
+        factor_value, offset_value = floats[seg] if len(floats) > 1 else floats[0]
+        append((symbol, day, day, o, h, low, c, pre, change, pct, volume, amount, factor_value, offset_value))
     return rows
 
 
-def _uses_sql_rows(interval: str) -> bool:
+def _uses_sql_rows(adjuster: PriceAdjuster, interval: str) -> bool:
+    """Adjusted daily bars on PostgreSQL: the database's numeric maths beats Python's Decimals.
+
+    Raw daily bars stay in Python (the database still rounds and hands over text, see
+    ``prices.queries._daily_bars``): there the window and casts cost PostgreSQL more than
+    they save Python (CPU per request measured with ``bench/api_load.py``).
+    """
     from django.db import connection
 
-    return interval == "1d" and connection.vendor == "postgresql"
+    return interval == "1d" and adjuster.adjust != "none" and connection.vendor == "postgresql"
 
 
 def history_rows(
@@ -236,7 +257,7 @@ def history_rows(
     limit: int,
 ) -> list[tuple]:
     """At most ``limit`` rows of one instrument from ``start`` (a bar's ``period_start``) on, oldest first."""
-    if _uses_sql_rows(interval):
+    if _uses_sql_rows(adjuster, interval):
         return _daily_rows_postgres(instrument, adjuster, start, end, limit)
     from prices.queries import fetch_bars, previous_close
 
@@ -258,7 +279,7 @@ def iter_history_rows(
     batch_size: int,
 ) -> Iterator[tuple]:
     """Every row of the range, read ``batch_size`` bars at a time (keyset on the date), memory bounded."""
-    if _uses_sql_rows(interval):
+    if _uses_sql_rows(adjuster, interval):
         cursor = start
         while True:
             page = _daily_rows_postgres(instrument, adjuster, cursor, end, batch_size + 1)
