@@ -35,12 +35,16 @@ INSTRUMENTS = 370
 BARS_EACH = 2430
 ROTATE = 50  # instruments wrk cycles through
 
+OHLCV = "date,open,high,low,close,volume,amount"
 QUERIES = {
     "1,000-bar JSON page": "/api/instruments/{symbol}/bars/?page_size=1000",
     "full-history qfq CSV": "/api/instruments/{symbol}/bars/?format=csv&adjust=qfq",
     "cross-section, one date, all ETFs (JSON)": "/api/bars/?date=2021-06-01&page_size=1000",
     "10 symbols, full history qfq CSV": "/api/bars/?symbols={symbols10}&format=csv&adjust=qfq",
     "full-history qfq Parquet": "/api/instruments/{symbol}/bars/?format=parquet&adjust=qfq",
+    # Like for like with the API before issue 16, whose bars had these 7 columns (it ignores fields=):
+    "1,000-bar JSON page, 7 columns": "/api/instruments/{symbol}/bars/?page_size=1000&fields=" + OHLCV,
+    "full-history qfq CSV, 7 columns": "/api/instruments/{symbol}/bars/?format=csv&adjust=qfq&fields=" + OHLCV,
 }
 
 WRK_SCRIPT = """
