@@ -341,3 +341,21 @@ def test_a_provider_without_lists_syncs_known_instruments_with_prices_only(marke
     run = sync(market, prices_only=True)
 
     assert (run.status, run.bars_inserted) == (SyncRun.Status.SUCCESS, 3)
+
+
+@pytest.mark.parametrize(("start", "end"), [("20240603", "20240607"), ("2024-06-03", "20240607")])
+def test_start_and_end_take_compact_dates_as_tushare_users_write_them(start, end):
+    from etfs.sync.service import validate_options
+
+    _, start_day, end_day = validate_options(
+        "etfs", symbols=None, start=start, end=end, list_only=False, prices_only=False, workers=None
+    )
+    assert (start_day, end_day) == (dt.date(2024, 6, 3), dt.date(2024, 6, 7))
+
+
+@pytest.mark.parametrize("value", ["2024613", "2024/06/13", "20241332"])
+def test_malformed_compact_dates_are_refused(value):
+    from etfs.sync.service import validate_options
+
+    with pytest.raises(SyncOptionError, match="YYYYMMDD"):
+        validate_options("etfs", symbols=None, start=value, end=None, list_only=False, prices_only=False, workers=None)

@@ -45,8 +45,10 @@ from prices.api.serializers import (
     CrossBarQuerySerializer,
     LatestBarSerializer,
     StrictBooleanParam,
+    chosen_columns,
+    validate_query,
 )
-from prices.api.writers import csv_chunks, json_page, parquet_chunks
+from prices.api.writers import csv_chunks, csv_line_chunks, json_page, json_page_text, parquet_chunks
 from prices.models import CorporateAction
 from prices.queries import (
     SectionInstrument,
@@ -57,7 +59,17 @@ from prices.queries import (
     screen_data_version,
     section_bar,
 )
-from prices.rows import RowMaker, default_columns, history_rows, iter_history_rows
+from prices.rows import (
+    RowMaker,
+    default_columns,
+    history_lines,
+    history_rows,
+    iter_history_lines,
+    iter_history_rows,
+)
+from prices.rows import (
+    lines_apply as _lines_apply,
+)
 
 BAR_FIELDS = ["date", "open", "high", "low", "close", "volume", "amount"]
 LATEST_FIELDS = ["symbol", "name", *BAR_FIELDS]
@@ -115,6 +127,12 @@ def _batches(rows: Iterable[tuple], size: int = BATCH_SIZE) -> Iterator[list[tup
         yield batch
 
 
+def csv_download(chunks: Iterator[bytes], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
 def stream_rows(
     rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, bom: bool
 ) -> StreamingHttpResponse:
@@ -154,18 +172,49 @@ class InstrumentBarsView(FormatsMixin, APIView):
 
     @extend_schema(parameters=[SYMBOL_PARAMETER, BarQuerySerializer], responses=BAR_RESPONSES)
     def get(self, request: Request, symbol: str) -> HttpResponse:
-        query = BarQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = validate_query(BarQuerySerializer, request.query_params)
         interval, start, end = params["interval"], params.get("start"), params.get("end")
-        columns = query.columns(default_columns(with_symbol=False, interval=interval))
+        columns = chosen_columns(params, default_columns(with_symbol=False, interval=interval))
         instrument, actions = instrument_and_actions_or_404(symbol)
         adjuster = PriceAdjuster(actions, params["adjust"], instrument.price_decimals)
         fmt = self.output_format(request)
+        filename = f"{instrument.symbol}-{interval}-{params['adjust']}"
+        if fmt == "csv":
+            lines = iter_history_lines(
+                instrument,
+                adjuster,
+                start=start,
+                end=end,
+                interval=interval,
+                batch_size=BATCH_SIZE,
+                columns=columns,
+                fmt=fmt,
+            )
+            if lines is not None:
+                return csv_download(csv_line_chunks(lines, columns, bom=params["bom"]), filename)
         if fmt != "json":
             rows = _history_rows(instrument, adjuster, start, end, interval)
-            return stream_rows(rows, columns, fmt, f"{instrument.symbol}-{interval}-{params['adjust']}", params["bom"])
+            return stream_rows(rows, columns, fmt, filename, params["bom"])
         paginator = self.pagination_class()
+        if _lines_apply(adjuster, interval):
+
+            def fetch_lines(first: Any, limit: int) -> list[tuple]:
+                # (_, _, period_start, line): the paginator reads the date where rows keep it.
+                lines = history_lines(
+                    instrument,
+                    adjuster,
+                    start=first,
+                    end=end,
+                    interval=interval,
+                    limit=limit,
+                    columns=columns,
+                    fmt="json",
+                )
+                return [(None, None, day, line) for line, day in lines or []]
+
+            page = paginator.paginate_rows(fetch_lines, params, request)
+            results = "[" + ",".join(row[3] for row in page) + "]"
+            return HttpResponse(json_page_text(results, paginator.get_next_link()), content_type="application/json")
 
         def fetch(first: Any, limit: int) -> list[tuple]:
             return history_rows(instrument, adjuster, start=first, end=end, interval=interval, limit=limit)
@@ -192,11 +241,9 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
 
     @extend_schema(parameters=[CrossBarQuerySerializer], responses=BAR_RESPONSES)
     def get(self, request: Request) -> HttpResponse:
-        query = CrossBarQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = validate_query(CrossBarQuerySerializer, request.query_params)
         interval = params["interval"]
-        columns = query.columns(default_columns(with_symbol=True, interval=interval))
+        columns = chosen_columns(params, default_columns(with_symbol=True, interval=interval))
         instruments = self.filter_queryset(self.get_queryset())
         fmt = self.output_format(request)
         if "date" in params:
@@ -352,8 +399,7 @@ class CalendarView(StrictQueryParamsMixin, APIView):
 
     @extend_schema(parameters=[CalendarQuerySerializer], responses={200: CalendarSerializer})
     def get(self, request: Request) -> Response:
-        query = CalendarQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
+        params = validate_query(CalendarQuerySerializer, request.query_params)
+        start, end = params["start"], params["end"]
         days = calendar.trading_days(start, end)
         return Response(CalendarSerializer({"start": start, "end": end, "count": len(days), "trading_days": days}).data)

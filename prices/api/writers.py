@@ -56,7 +56,20 @@ def json_rows(rows: Iterable[tuple], columns: Sequence[str]) -> str:
 
 
 def json_page(rows: Iterable[tuple], columns: Sequence[str], next_link: str | None) -> bytes:
-    return ('{"next":' + json.dumps(next_link) + ',"results":' + json_rows(rows, columns) + "}").encode()
+    return json_page_text(json_rows(rows, columns), next_link)
+
+
+def json_page_text(results: str, next_link: str | None) -> bytes:
+    """A page around a JSON array already written (by ``json_rows`` or by the database)."""
+    return ('{"next":' + json.dumps(next_link) + ',"results":' + results + "}").encode()
+
+
+def csv_line_chunks(batches: Iterable[list[str]], columns: Sequence[str], *, bom: bool = False) -> Iterator[bytes]:
+    """The header, then batches of CSV lines the database wrote (values never need quoting)."""
+    yield ((BOM if bom else "") + ",".join(columns) + "\n").encode()
+    for lines in batches:
+        if lines:
+            yield ("\n".join(lines) + "\n").encode()
 
 
 class _Lines:

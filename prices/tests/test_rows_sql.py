@@ -8,11 +8,13 @@ from decimal import Decimal as D
 import pytest
 
 from etfs.tests.factories import InstrumentFactory, StockFactory, make_bars
-from prices.models import CorporateAction
+from prices.models import CorporateAction, DailyBar, trading_date_to_time
 from prices.queries import adjuster_for
-from prices.rows import _daily_rows_postgres, history_rows
+from prices.rows import _daily_rows_postgres, default_columns, history_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+COLUMNS_1D = default_columns(with_symbol=False, interval="1d")
 
 DAYS = [
     dt.date(2024, 1, 2) + dt.timedelta(days=n)
@@ -53,3 +55,37 @@ def test_sql_rows_equal_python_rows(adjust, start, factory):
     assert as_text(history_rows(instrument, adjuster, start=start, end=None, interval="1d", limit=1000)) == as_text(
         expected
     )
+
+
+@pytest.mark.parametrize("adjust", ["qfq", "hfq"])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+@pytest.mark.parametrize(
+    "columns", [COLUMNS_1D, ("date", "close", "pct_chg"), ("symbol", "adj_factor", "adj_offset", "amount")]
+)
+def test_sql_lines_equal_what_the_writers_make_of_python_rows(adjust, fmt, columns):
+    import csv
+    import io
+    import json
+
+    from prices.api.writers import csv_chunks, json_rows
+    from prices.rows import history_lines
+
+    instrument = InstrumentFactory(code="510300")
+    make_bars(instrument, DAYS, [D("3.000") + D(n * 37 % 101) / 1000 for n in range(len(DAYS))])
+    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 10), cash=D("0.0333"))
+    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 17), split_ratio=D("3"))
+    DailyBar.objects.filter(instrument=instrument, time__gte=trading_date_to_time(dt.date(2024, 1, 30))).update(
+        amount=None
+    )
+    adjuster = adjuster_for(instrument, adjust)
+    rows = python_rows(instrument, adjuster, dt.date(2024, 1, 5), None, 1000)
+    lines = history_lines(
+        instrument, adjuster, start=dt.date(2024, 1, 5), end=None, interval="1d", limit=1000, columns=columns, fmt=fmt
+    )
+    if fmt == "json":
+        assert json.loads("[" + ",".join(line for line, _ in lines) + "]") == json.loads(json_rows(rows, columns))
+        assert "[" + ",".join(line for line, _ in lines) + "]" == json_rows(rows, columns)
+    else:
+        expected = b"".join(csv_chunks([rows], columns)).decode().splitlines()[1:]
+        assert [line for line, _ in lines] == expected
+        assert list(csv.reader(io.StringIO("\n".join(expected))))  # well-formed
