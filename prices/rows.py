@@ -145,19 +145,21 @@ _COLUMN_SQL = {
     "high": "h",
     "low": "l",
     "close": "c::text",
-    "pre_close": "pre::text",
-    "change": "(c - pre)::text",
-    "pct_chg": "round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text",
+    "pre_close": "ref::text",
+    "change": "(c - ref)::text",
+    "pct_chg": "round((c - ref)::numeric(60, 30) * 100 / NULLIF(ref, 0), 4)::text",
     "volume": "volume::text",
     "amount": "amount::text",
 }
 _TUPLE_SELECT = (
     "(\"time\" AT TIME ZONE 'Asia/Shanghai')::date, o, h, l, c::text, pre::text, (c - pre)::text, "
-    + _COLUMN_SQL["pct_chg"]
-    + ", volume, amount::text, seg, pre_seg, (pre_time AT TIME ZONE 'Asia/Shanghai')::date"
+    "round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text"
+    ", volume, amount::text, seg, pre_seg, (pre_time AT TIME ZONE 'Asia/Shanghai')::date"
 )
 _ROWS_SQL = """
 SELECT {select}
+FROM (
+SELECT w.*, {reference} AS ref
 FROM (
     SELECT "time", seg, round(open * a + b, {scale})::text AS o, round(high * a + b, {scale})::text AS h,
            round(low * a + b, {scale})::text AS l, round(close * a + b, {scale}) AS c, volume, amount,
@@ -171,6 +173,7 @@ FROM (
         LIMIT %s
     ) bars
     WINDOW win AS (ORDER BY "time")
+) w
 ) rows
 WHERE "time" >= %s
 ORDER BY "time"
@@ -238,7 +241,9 @@ def _line_sql(adjuster: PriceAdjuster, symbol: str, columns: tuple[str, ...], fm
     line = "concat_ws(',', " + ", ".join(parts) + ")"
     if fmt == "json":
         line = "'{' || " + line + " || '}'"
-    return f"{line}, (\"time\" AT TIME ZONE 'Asia/Shanghai')::date", params
+    # Third column: a raw bar after two or more ex-dates at once, whose reference price Python computes.
+    flag = "seg - pre_seg > 1" if adjuster.adjust == "none" and adjuster.actions else "false"
+    return f"{line}, (\"time\" AT TIME ZONE 'Asia/Shanghai')::date, {flag}", params
 
 
 def history_lines(
@@ -251,17 +256,21 @@ def history_lines(
     limit: int,
     columns: tuple[str, ...],
     fmt: str,
-) -> list[tuple[str, dt.date]] | None:
-    """At most ``limit`` bars as finished CSV lines or JSON objects with their dates, built by the
-    database — or ``None`` where this path does not apply (then use ``history_rows``).
+) -> list[tuple[str, dt.date]]:
+    """At most ``limit`` bars as finished CSV lines or JSON objects with their dates (``lines_apply``).
 
-    Applies to adjusted daily bars on PostgreSQL/TimescaleDB, whose every column the SQL
-    computes: Python only joins the lines (a full history's CSV in a few milliseconds).
+    The database computes every column and writes the line; Python only joins them. A page
+    holding a raw bar after two ex-dates at once (a suspension over both; rare) is built from
+    ``history_rows`` and the writers instead, which give the same text.
     """
-    if fmt not in ("csv", "json") or not _uses_sql_rows(adjuster, interval):
-        return None
+    from prices.api.writers import lines_of
+
     select, select_params = _line_sql(adjuster, instrument.symbol, columns, fmt)
-    return _run_rows_sql(instrument, adjuster, start, end, limit, select, select_params)
+    fetched = _run_rows_sql(instrument, adjuster, start, end, limit, select, select_params)
+    if any(flag for _line, _day, flag in fetched):
+        rows = history_rows_python(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
+        return list(zip(lines_of(rows, columns, fmt), [row[2] for row in rows], strict=True))
+    return [(line, day) for line, day, _flag in fetched]
 
 
 def iter_history_lines(
@@ -276,7 +285,7 @@ def iter_history_lines(
     fmt: str,
 ) -> Iterator[list[str]] | None:
     """Batches of finished lines of the whole range (see ``history_lines``), or ``None``."""
-    if fmt not in ("csv", "json") or not _uses_sql_rows(adjuster, interval):
+    if fmt not in ("csv", "json") or not lines_apply(adjuster, interval):
         return None
 
     def batches() -> Iterator[list[str]]:
@@ -292,13 +301,30 @@ def iter_history_lines(
                 columns=columns,
                 fmt=fmt,
             )
-            assert page is not None
             yield [line for line, _day in page[:batch_size]]
             if len(page) <= batch_size:
                 return
             cursor = page[batch_size][1]
 
     return batches()
+
+
+def _reference_sql(adjuster: PriceAdjuster) -> tuple[str, list[Any]]:
+    """SQL for ``pre_close``: the previous close, and for raw bars after one ex-date the exchange's
+    reference price ``round((pre - cash) / ratio)``; NULL after two or more (Python takes those)."""
+    if adjuster.adjust != "none" or not adjuster.actions:
+        return "pre", []
+    scale = int(-adjuster.quantum.as_tuple().exponent)
+    whens = " ".join(
+        f"WHEN %s THEN round((pre - %s::numeric)::numeric(60, 30) / %s::numeric, {scale})" for _ in adjuster.actions
+    )
+    params: list[Any] = []
+    for index, action in enumerate(adjuster.actions):
+        params += [index, action.cash, action.split_ratio]
+    sql = (
+        f"CASE WHEN pre_seg IS NULL OR seg = pre_seg THEN pre WHEN seg - pre_seg = 1 THEN CASE pre_seg {whens} END END"
+    )
+    return sql, params
 
 
 def _run_rows_sql(
@@ -330,8 +356,10 @@ def _run_rows_sql(
     upper, upper_params = "", []
     if end is not None:
         upper, upper_params = 'AND "time" < %s', [_time_param(end + dt.timedelta(days=1))]
+    reference, reference_params = _reference_sql(adjuster)
     sql = _ROWS_SQL.format(
         select=select,
+        reference=reference,
         segment=segment,
         factor=factor,
         offset=offset,
@@ -342,6 +370,7 @@ def _run_rows_sql(
     )
     params = [
         *select_params,
+        *reference_params,
         *segment_params,
         *factor_params,
         *offset_params,
@@ -370,8 +399,10 @@ def _uses_sql_rows(adjuster: PriceAdjuster, interval: str) -> bool:
 
 
 def lines_apply(adjuster: PriceAdjuster, interval: str) -> bool:
-    """Whether ``history_lines`` serves this series (adjusted daily bars on PostgreSQL/TimescaleDB)."""
-    return _uses_sql_rows(adjuster, interval)
+    """Whether ``history_lines`` serves this series: daily bars on PostgreSQL/TimescaleDB."""
+    from django.db import connection
+
+    return interval == "1d" and connection.vendor == "postgresql"
 
 
 def history_rows(
@@ -386,6 +417,13 @@ def history_rows(
     """At most ``limit`` rows of one instrument from ``start`` (a bar's ``period_start``) on, oldest first."""
     if _uses_sql_rows(adjuster, interval):
         return _daily_rows_postgres(instrument, adjuster, start, end, limit)
+    return history_rows_python(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
+
+
+def history_rows_python(
+    instrument: Any, adjuster: PriceAdjuster, *, start: dt.date | None, end: dt.date | None, interval: str, limit: int
+) -> list[tuple]:
+    """``history_rows`` computed in Python (every backend, every interval)."""
     from prices.queries import fetch_bars, previous_close
 
     bars = fetch_bars(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)

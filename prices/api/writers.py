@@ -55,6 +55,24 @@ def json_rows(rows: Iterable[tuple], columns: Sequence[str]) -> str:
     return ("[" + ",".join([template % pick(row) for row in rows]) + "]").replace(":None", ":null")
 
 
+def lines_of(rows: Sequence[tuple], columns: Sequence[str], fmt: str) -> list[str]:
+    """One CSV line (no line end) or JSON object per row, as ``csv_chunks``/``json_rows`` write them."""
+    if fmt == "json":
+        template = (
+            "{" + ",".join(f'"{n}":"%s"' if n in DATE_COLUMNS or n == "symbol" else f'"{n}":%s' for n in columns) + "}"
+        )
+        pick = picker(columns)
+        return [(template % pick(row)).replace(":None", ":null") for row in rows]
+    sink = _Lines()
+    writer = csv.writer(sink, lineterminator="\n")
+    pick = picker(columns)
+    lines = []
+    for row in rows:
+        writer.writerow(pick(row))
+        lines.append(sink.take()[:-1])
+    return lines
+
+
 def json_page(rows: Iterable[tuple], columns: Sequence[str], next_link: str | None) -> bytes:
     return json_page_text(json_rows(rows, columns), next_link)
 

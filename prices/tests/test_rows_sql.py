@@ -57,7 +57,7 @@ def test_sql_rows_equal_python_rows(adjust, start, factory):
     )
 
 
-@pytest.mark.parametrize("adjust", ["qfq", "hfq"])
+@pytest.mark.parametrize("adjust", ["none", "qfq", "hfq"])
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 @pytest.mark.parametrize(
     "columns", [COLUMNS_1D, ("date", "close", "pct_chg"), ("symbol", "adj_factor", "adj_offset", "amount")]
@@ -89,3 +89,21 @@ def test_sql_lines_equal_what_the_writers_make_of_python_rows(adjust, fmt, colum
         expected = b"".join(csv_chunks([rows], columns)).decode().splitlines()[1:]
         assert [line for line, _ in lines] == expected
         assert list(csv.reader(io.StringIO("\n".join(expected))))  # well-formed
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_suspension_over_two_ex_dates_gives_the_same_lines(fmt):
+    from prices.api.writers import lines_of
+    from prices.rows import history_lines
+
+    instrument = InstrumentFactory(code="510300")
+    days = [d for d in DAYS if not dt.date(2024, 1, 9) <= d <= dt.date(2024, 1, 19)]
+    make_bars(instrument, days, [D("3.000") + D(n * 37 % 101) / 1000 for n in range(len(days))])
+    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 10), cash=D("0.0333"))
+    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 17), split_ratio=D("3"))
+    adjuster = adjuster_for(instrument, "none")
+    rows = python_rows(instrument, adjuster, None, None, 1000)
+    lines = history_lines(
+        instrument, adjuster, start=None, end=None, interval="1d", limit=1000, columns=COLUMNS_1D, fmt=fmt
+    )
+    assert [line for line, _ in lines] == lines_of(rows, COLUMNS_1D, fmt)
