@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -78,6 +78,14 @@ ERRORS = {
     (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "Invalid parameters, with a message per field"),
     (404, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, "Unknown instrument (the message names it)"),
 }
+# The instrument filters /api/bars/ takes (a plain view: drf-spectacular adds them only to list views).
+INSTRUMENT_FILTER_PARAMETERS = [
+    OpenApiParameter("is_etf", {"type": "string", "enum": ["true", "false"]}, description="ETFs only / no ETFs"),
+    OpenApiParameter("is_active", {"type": "string", "enum": ["true", "false"]}, description="Listed / delisted"),
+    OpenApiParameter("exchange", {"type": "string", "enum": ["SH", "SZ", "BJ"]}),
+    OpenApiParameter("asset_type", {"type": "string", "enum": ["stock", "etf", "lof", "reit", "index"]}),
+    OpenApiParameter("search", str, description="Code, symbol, name (normalised) or pinyin initials"),
+]
 BAR_RESPONSES = {
     (200, "application/json"): BarPageSerializer,
     (200, "text/csv"): OpenApiTypes.STR,
@@ -239,7 +247,7 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
     filter_backends = [DjangoFilterBackend, StrictSearchFilter]
     query_serializers = (CrossBarQuerySerializer,)
 
-    @extend_schema(parameters=[CrossBarQuerySerializer], responses=BAR_RESPONSES)
+    @extend_schema(parameters=[CrossBarQuerySerializer, *INSTRUMENT_FILTER_PARAMETERS], responses=BAR_RESPONSES)
     def get(self, request: Request) -> HttpResponse:
         params = validate_query(CrossBarQuerySerializer, request.query_params)
         interval = params["interval"]
