@@ -49,6 +49,12 @@ def adjusted_price(raw: Decimal, a: Decimal, b: Decimal, quantum: Decimal) -> De
     return raw.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP)
 
 
+def finite_sql(column: str) -> str:
+    """A stored number, or NULL for the NaN/Infinity an earlier version stored (PostgreSQL's numeric
+    keeps them; see ``prices.integrity``): served as null, as ``_quantize`` does, never as 'NaN'."""
+    return f"CASE WHEN {column} < 'Infinity'::numeric AND {column} > '-Infinity'::numeric THEN {column} END"
+
+
 class Bar(NamedTuple):
     """One daily or aggregated bar as served: prices already adjusted and rounded.
 
@@ -218,8 +224,9 @@ def _daily_bars(
         # and amount over as their exact decimal text, which every writer takes as is. Only
         # the close stays a Decimal: pre_close, change and pct_chg are computed from it.
         scale = int(-adjuster.quantum.as_tuple().exponent)
-        columns = f"round(open, {scale})::text, round(high, {scale})::text, round(low, {scale})::text, close"
-        columns += ", volume, amount::text"
+        o, h, low, c, amount = (finite_sql(name) for name in ("open", "high", "low", "close", "amount"))
+        columns = f"round({o}, {scale})::text, round({h}, {scale})::text, round({low}, {scale})::text, {c}"
+        columns += f", volume, ({amount})::text"
     else:
         columns = "open, high, low, close, volume, amount"
     sql = f'SELECT {_trading_date_sql()}, {columns} FROM {_TABLE} WHERE {" AND ".join(where)} ORDER BY "time" LIMIT %s'
@@ -233,7 +240,8 @@ def _daily_bars(
     if raw_postgres:
         quantum = adjuster.quantum
         for day, open_, high, low, close, volume, amount in rows:
-            append(new(Bar, (day, open_, high, low, close.quantize(quantum, ROUND_HALF_UP), volume, amount, day)))
+            close = None if close is None else close.quantize(quantum, ROUND_HALF_UP)
+            append(new(Bar, (day, open_, high, low, close, volume, amount, day)))
         return bars
     if adjuster.adjust == "none":
         quantum = adjuster.quantum
@@ -259,8 +267,12 @@ def _daily_bars(
     for day, open_, high, low, close, volume, amount in rows:
         day = _as_date(day)
         a, b = maps[bisect.bisect_right(ex_dates, day)]
-        if not exact:
+        if not exact or not all(v is not None and v.is_finite() for v in (open_, high, low, close)):
             open_, high, low, close = (quantize(v, STORED_PRICE_QUANTUM) for v in (open_, high, low, close))
+            if None in (open_, high, low, close):  # a non-finite number stored by an earlier version
+                price = _price_function(adjuster, day)
+                append(new(Bar, (day, price(open_), price(high), price(low), price(close), volume, amount, day)))
+                continue
         append(
             new(
                 Bar,

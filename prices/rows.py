@@ -72,11 +72,14 @@ class RowMaker:
         # Per segment between ex-dates: (adj_factor, adj_offset) as floats, computed once.
         self.floats = [(float(a), float(b)) for a, b in maps] or [(1.0, 0.0)]
 
-    def _served(self, day: dt.date, raw_close: Any) -> Decimal:
+    def _served(self, day: dt.date, raw_close: Any) -> Decimal | None:
+        if raw_close is None:
+            return None
         if self.raw:
             return _quantize(raw_close, self.adjuster.quantum)
+        value = _quantize(raw_close, STORED_PRICE_QUANTUM)
         a, b = self.adjuster.factor(day)
-        return adjusted_price(_quantize(raw_close, STORED_PRICE_QUANTUM), a, b, self.adjuster.quantum)
+        return None if value is None else adjusted_price(value, a, b, self.adjuster.quantum)
 
     def _reference(self, close: Decimal, after: dt.date, upto: dt.date) -> Decimal:
         """A raw close with the actions of ``(after, upto]`` taken out: the exchange's reference price."""
@@ -106,7 +109,7 @@ class RowMaker:
                 next_ex = ex_dates[segment] if segment < len(ex_dates) else None
                 if len(floats) > 1:
                     factor, offset = floats[segment]
-            if pre_close is None:
+            if pre_close is None or bar.close is None:
                 change = pct_chg = None
             else:
                 change = bar.close - pre_close
@@ -166,7 +169,8 @@ FROM (
            lag(round(close * a + b, {scale})) OVER win AS pre, lag(seg) OVER win AS pre_seg,
            lag("time") OVER win AS pre_time
     FROM (
-        SELECT "time", open, high, low, close, volume, amount, {segment} AS seg, {factor} AS a, {offset} AS b
+        SELECT "time", {open} AS open, {high} AS high, {low} AS low, {close} AS close, volume, {amount} AS amount,
+               {segment} AS seg, {factor} AS a, {offset} AS b
         FROM {table}
         WHERE instrument_id = %s AND "time" >= {lower} {upper}
         ORDER BY "time"
@@ -338,7 +342,7 @@ def _run_rows_sql(
 ) -> list[tuple]:
     from django.db import connection
 
-    from prices.queries import _TABLE, MIN_DATE, _segment_sql, _time_param
+    from prices.queries import _TABLE, MIN_DATE, _segment_sql, _time_param, finite_sql
 
     raw = adjuster.adjust == "none"
     segment, segment_params = _segment_sql(adjuster.ex_dates)
@@ -358,6 +362,7 @@ def _run_rows_sql(
         upper, upper_params = 'AND "time" < %s', [_time_param(end + dt.timedelta(days=1))]
     reference, reference_params = _reference_sql(adjuster)
     sql = _ROWS_SQL.format(
+        **{name: finite_sql(name) for name in ("open", "high", "low", "close", "amount")},
         select=select,
         reference=reference,
         segment=segment,

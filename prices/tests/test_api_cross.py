@@ -162,3 +162,41 @@ def test_unknown_symbols_answer_404_naming_them(client):
     response = client.get(URL, {"symbols": "510300.SH,510999.SH"})
     assert response.status_code == 404
     assert "510999.SH" in response.json()["detail"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/instruments/510300.SH/bars/",
+        "/api/instruments/510300.SH/bars/?adjust=qfq",
+        "/api/instruments/510300.SH/bars/?format=csv&adjust=hfq",
+        "/api/instruments/510300.SH/bars/?format=parquet",
+        "/api/bars/?symbols=510300.SH&adjust=qfq",
+        "/api/bars/?symbols=510300.SH&format=parquet&adjust=qfq",
+        "/api/bars/?date=2024-01-04",
+        "/api/bars/?date=2024-01-05&adjust=qfq",
+    ],
+)
+def test_a_nan_stored_by_an_earlier_version_is_served_as_null(client, path):
+    from django.db import connection
+
+    from prices.models import DailyBar, trading_date_to_time
+
+    hs300, _, _ = make_market()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DailyBar._meta.db_table} SET close = 'NaN'::numeric, amount = 'NaN'::numeric "
+            'WHERE instrument_id = %s AND "time" = %s',
+            [hs300.pk, trading_date_to_time(dt.date(2024, 1, 4))],
+        )
+    response = client.get(path)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"NaN" not in body
+    if "format" not in path:
+        rows = {(r.get("symbol", "510300.SH"), r["date"]): r for r in response.json()["results"]}
+        if ("510300.SH", "2024-01-04") in rows:
+            assert rows[("510300.SH", "2024-01-04")]["close"] is None
+        if ("510300.SH", "2024-01-05") in rows:
+            assert rows[("510300.SH", "2024-01-05")]["pre_close"] is None
