@@ -145,8 +145,10 @@ class Instrument(models.Model):
         self.locked_fields = sorted(set(self.locked_fields or []) - set(fields))
 
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
-        """Set provider-reported values except locked ones; return the names that changed
-        (a changed name brings its search columns along)."""
+        """Set provider-reported values except locked ones; return the names that changed.
+
+        A changed name refreshes its search columns at once (bulk creates skip ``save``);
+        ``save(update_fields=[..., "name"])`` writes them along."""
         changed = []
         for field, value in values.items():
             if self.is_locked(field):
@@ -156,7 +158,6 @@ class Instrument(models.Model):
                 changed.append(field)
         if "name" in changed:
             self.refresh_search_fields()
-            changed.extend(self.SEARCH_FIELDS)
         return changed
 
 

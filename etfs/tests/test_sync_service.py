@@ -359,3 +359,18 @@ def test_malformed_compact_dates_are_refused(value):
 
     with pytest.raises(SyncOptionError, match="YYYYMMDD"):
         validate_options("etfs", symbols=None, start=value, end=None, list_only=False, prices_only=False, workers=None)
+
+
+def test_the_sync_fills_the_search_columns_of_new_and_renamed_instruments(market):
+    from etfs.names import name_initials, normalise_name
+
+    sync(market, list_only=True)
+    instrument = Instrument.objects.first()
+    assert instrument.search_name == normalise_name(instrument.name) != ""
+    Instrument.objects.filter(pk=instrument.pk).update(name="旧名", search_name="旧名", name_initials="JM")
+    sync(market, list_only=True)
+    instrument.refresh_from_db()
+    assert (instrument.search_name, instrument.name_initials) == (
+        normalise_name(instrument.name),
+        name_initials(instrument.name),
+    )
