@@ -238,9 +238,11 @@ class ActionSerializer(serializers.Serializer):
         max_digits=14, decimal_places=4, coerce_to_string=False, help_text="CNY per share before the split"
     )
     split_ratio = serializers.DecimalField(
-        max_digits=14, decimal_places=6, coerce_to_string=False, help_text="New shares per old share (2 = 1:2 split)"
+        max_digits=20, decimal_places=10, coerce_to_string=False, help_text="New shares per old share (2 = 1:2 split)"
     )
-    source = serializers.CharField(help_text="How the action was found (e.g. derived, provider, manual)")
+    source = serializers.CharField(
+        help_text="How the action was found, as CorporateAction.source holds it (provider, snapshot, manual, …)"
+    )
 
 
 class CalendarQuerySerializer(serializers.Serializer):

@@ -16,7 +16,12 @@ pytestmark = pytest.mark.django_db
 
 def test_actions_list_ex_dates_oldest_first_with_their_source(client):
     instrument = InstrumentFactory(code="510300")
-    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 6, 3), split_ratio=D("2"))
+    CorporateAction.objects.create(
+        instrument=instrument,
+        ex_date=dt.date(2024, 6, 3),
+        split_ratio=D("1.110680861"),
+        source=CorporateAction.Source.PROVIDER,
+    )
     CorporateAction.objects.create(
         instrument=instrument, ex_date=dt.date(2023, 1, 16), cash=D("0.0550"), source=CorporateAction.Source.MANUAL
     )
@@ -24,7 +29,7 @@ def test_actions_list_ex_dates_oldest_first_with_their_source(client):
     assert response.status_code == 200
     assert response.json() == [
         {"ex_date": "2023-01-16", "cash": 0.055, "split_ratio": 1.0, "source": "manual"},
-        {"ex_date": "2024-06-03", "cash": 0.0, "split_ratio": 2.0, "source": "derived"},
+        {"ex_date": "2024-06-03", "cash": 0.0, "split_ratio": 1.110680861, "source": "provider"},
     ]
 
 
