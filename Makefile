@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SIM_PORT ?= 8765
 DEMO_PORT ?= 8000
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install demo test test-sqlite lint bench bench-install bench-quick clean
+.PHONY: install timescaledb demo test test-sqlite lint bench bench-install bench-quick clean
 
-install: $(VENV)/.installed tools/timescale/node_modules/.installed
+install: $(VENV)/.installed timescaledb
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +16,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-tools/timescale/node_modules/.installed: tools/timescale/package.json tools/timescale/package-lock.json
-	cd tools/timescale && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+## The native TimescaleDB of the test tier and benchmarks (tools/timescaledb/README.md): system-wide
+## as root, else a private PostgreSQL tree in var/. Idempotent; skipped without PostgreSQL 15.
+timescaledb:
+	@if [ ! -x $(PG_BIN)/postgres ]; then \
+		echo "PostgreSQL 15 is not installed ($(PG_BIN)): skipping TimescaleDB (the database test tiers need both)"; \
+	elif [ "$$(id -u)" = 0 ]; then bash tools/timescaledb/install.sh >/dev/null; \
+	else bash tools/timescaledb/install.sh var/pg15-timescaledb >/dev/null; fi
 
 ## The main job, offline: simulator + sync_etfs into the embedded SQLite database, then serve.
 demo: install
@@ -48,4 +53,4 @@ bench-quick: bench-install
 	$(PY) bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) tools/timescale/node_modules db.sqlite3 staticfiles
+	rm -rf $(VENV) var/pg15-timescaledb db.sqlite3 staticfiles

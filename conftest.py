@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _tasks_run_inline(settings):
-    """django-q2 runs tasks in-process in tests (the Timescale tier allows one connection)."""
+    """django-q2 runs tasks in-process in tests: no qcluster to start, results seen at once."""
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.dbservers import postgres_cluster, timescale_server  # noqa: E402
+from tools.dbservers import postgres_cluster, timescale_cluster  # noqa: E402
 
 TIERS = ("sqlite", "postgres", "timescale")
 
@@ -31,7 +31,7 @@ def run_tier(tier: str, pytest_args: list[str]) -> tuple[int, float]:
     server = {
         "sqlite": contextlib.nullcontext(None),
         "postgres": postgres_cluster(),
-        "timescale": timescale_server(),
+        "timescale": timescale_cluster(),
     }[tier]
     marker = {
         "sqlite": "not timescale and not postgres",

@@ -1,10 +1,9 @@
 """Batched bar upserts through the calling thread's database connection, counted honestly.
 
-On PostgreSQL (and TimescaleDB) rows are staged in a temporary table — by ``COPY`` on a
-native server; by multi-row ``INSERT`` on the PGlite/WASM test server, whose socket front end
-cannot carry ``COPY FROM STDIN`` — then merged with one ``INSERT … ON CONFLICT DO UPDATE …
-WHERE`` a value differs, whose ``RETURNING (xmax = 0)`` tells inserted from updated rows and
-whose missing rows are the unchanged ones. Elsewhere (SQLite) stored rows are read and
+On PostgreSQL (and TimescaleDB) rows are staged in a temporary table by ``COPY``, then
+merged with one ``INSERT … ON CONFLICT DO UPDATE … WHERE`` a value differs, whose
+``RETURNING (xmax = 0)`` tells inserted from updated rows and whose missing rows are the
+unchanged ones. Elsewhere (SQLite) stored rows are read and
 compared first, then new and changed rows go through ``bulk_create(update_conflicts=True)``.
 """
 
@@ -31,9 +30,6 @@ STAGE_TABLE = "etfsync_dailybar_stage"
 # psycopg2 sends COPY data in chunks of this size, releasing and re-taking the GIL for each:
 # big chunks keep a busy process (fetcher threads parsing) from stalling the writer.
 COPY_CHUNK = 1 << 20
-# The PGlite socket server drops the connection on large query messages (seen with 1,000
-# rows, ~100 kB): keep each multi-row INSERT small there.
-PGLITE_PAGE_ROWS = 200
 # A write this large (a backfill) leaves the planner's statistics stale: refresh them.
 LARGE_WRITE_ROWS = 100_000
 
@@ -120,12 +116,11 @@ class BarWriter:
 
     def __init__(self, batch_size: int = 5000) -> None:
         self.batch_size = max(1, batch_size)
-        self._pglite: bool | None = None
 
     @property
     def can_copy(self) -> bool:
-        """``COPY FROM STDIN`` works: PostgreSQL/TimescaleDB, except the PGlite test server."""
-        return connection.vendor == "postgresql" and not self._is_pglite()
+        """``COPY FROM STDIN`` works: PostgreSQL and TimescaleDB."""
+        return connection.vendor == "postgresql"
 
     def upsert(self, rows: Iterable[Row]) -> WriteCounts:
         """Insert new bars, update changed ones, count the rest as unchanged."""
@@ -208,7 +203,7 @@ class BarWriter:
         an empty table's statistics and counts bars from the heap instead of index-only
         scans (admin lists measured 140-290 ms before, ~120 ms after). Returns whether it ran.
         """
-        if connection.vendor != "postgresql" or inserted < LARGE_WRITE_ROWS or self._is_pglite():
+        if connection.vendor != "postgresql" or inserted < LARGE_WRITE_ROWS:
             return False
         table = connection.ops.quote_name(DailyBar._meta.db_table)
         with connection.cursor() as cursor:
@@ -217,13 +212,6 @@ class BarWriter:
         return True
 
     # --- PostgreSQL / TimescaleDB ---------------------------------------------------------
-    def _is_pglite(self) -> bool:
-        if self._pglite is None:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT version()")
-                self._pglite = "emscripten" in cursor.fetchone()[0].lower()
-        return self._pglite
-
     @staticmethod
     def _columns() -> str:
         return ", ".join(connection.ops.quote_name(c) for c in ("instrument_id", "time", *VALUE_FIELDS))
@@ -238,22 +226,8 @@ class BarWriter:
                 "volume bigint, amount numeric(20,2)) ON COMMIT DELETE ROWS"
             )
             cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-            if self._is_pglite():
-                from psycopg2.extras import execute_values
-
-                records = [
-                    (iid, time_text(b.day), b.open, b.high, b.low, b.close, int(b.volume), b.amount)
-                    for (iid, _), b in chunk
-                ]
-                execute_values(
-                    cursor.cursor,
-                    f"INSERT INTO {STAGE_TABLE} ({quoted}) VALUES %s",
-                    records,
-                    page_size=PGLITE_PAGE_ROWS,
-                )
-            else:
-                buffer = io.StringIO(copy_text((iid, b) for (iid, _), b in chunk))
-                cursor.cursor.copy_expert(f"COPY {STAGE_TABLE} ({quoted}) FROM STDIN", buffer, COPY_CHUNK)
+            buffer = io.StringIO(copy_text((iid, b) for (iid, _), b in chunk))
+            cursor.cursor.copy_expert(f"COPY {STAGE_TABLE} ({quoted}) FROM STDIN", buffer, COPY_CHUNK)
             updates = ", ".join(
                 f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS
             )

@@ -1,8 +1,7 @@
 """The published contract: OpenAPI schema, local docs, and a schemathesis fuzz run against it.
 
-The fuzz run calls the WSGI application in-process (no server thread), so it shares the
-test's one database connection and runs on every tier, TimescaleDB's single-connection
-server included.
+The fuzz run calls the WSGI application in-process (no server thread), inside the test's
+transaction, and runs on every tier.
 """
 
 from __future__ import annotations

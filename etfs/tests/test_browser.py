@@ -2,9 +2,8 @@
 
 Debian's ``/usr/bin/chromium`` driven by Playwright's Python package (never ``playwright
 install``: nothing downloads a browser). The admin runs in pytest-django's live server, its
-data synced from our market-data simulator. A live server thread needs its own database
-connection, which the one-connection TimescaleDB test server cannot give: the test runs on
-the PostgreSQL tier and is skipped on TimescaleDB.
+data synced from our market-data simulator. The live server thread uses its own database
+connection: the test runs on the PostgreSQL and TimescaleDB tiers (native servers).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connections
 
 from etfs.models import Instrument, SyncRun
@@ -37,10 +35,6 @@ PASSWORD = "curator-password"
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.browser,
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] == "timescale.db.backends.postgresql",
-        reason="one-connection server: the live server thread would need a second connection",
-    ),
 ]
 
 

@@ -1,7 +1,6 @@
 """The whole sync against the market-data simulator over HTTP (the acceptance list of issue 4).
 
-Small on purpose (five ETFs, two stocks, one year) so it runs on every database tier,
-including the one-connection TimescaleDB server: only the test thread touches the database.
+Small on purpose (five ETFs, two stocks, one year) so it runs quickly on every database tier.
 """
 
 from __future__ import annotations
@@ -272,6 +271,6 @@ def test_backfill_on_a_copy_backend_takes_the_plain_lane_and_stores_the_truth(si
     if BarWriter().can_copy:
         assert answers and all(isinstance(answer, PlainBars) for answer in answers)
     else:
-        assert answers == []  # SQLite and the PGlite server merge through records
+        assert answers == []  # SQLite merges through records
     for symbol in listed_etfs(sim):
         assert stored(symbol) == truth(sim, symbol)
