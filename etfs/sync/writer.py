@@ -217,8 +217,21 @@ class BarWriter:
         return ", ".join(connection.ops.quote_name(c) for c in ("instrument_id", "time", *VALUE_FIELDS))
 
     def _upsert_postgres(self, chunk: list[tuple[tuple[int, dt.date], BarRecord]]) -> WriteCounts:
+        """Stage by ``COPY``, then write only the rows that are new or differ from the stored ones.
+
+        Unchanged rows are dropped by a join with the stored bars of the batch's instruments
+        and date span *before* the ``INSERT``: a conflicting row is locked even when the
+        ``DO UPDATE … WHERE`` then skips it, and on TimescaleDB a conflict in a compressed
+        chunk decompresses its whole batch (one instrument, one chunk) into the row store.
+        Reading compressed bars writes nothing, so a re-sync that changes nothing leaves
+        every chunk as compressed as it was; a revision decompresses only the batches it
+        changes (the compression policy compresses them again). The ``WHERE`` stays, for
+        rows written by someone else in between.
+        """
         table = connection.ops.quote_name(DailyBar._meta.db_table)
         quoted = self._columns()
+        instrument_ids = sorted({instrument_id for (instrument_id, _), _ in chunk})
+        days = [day for (_, day), _ in chunk]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (instrument_id bigint, time timestamptz, "
@@ -228,16 +241,23 @@ class BarWriter:
             cursor.execute(f"TRUNCATE {STAGE_TABLE}")
             buffer = io.StringIO(copy_text((iid, b) for (iid, _), b in chunk))
             cursor.cursor.copy_expert(f"COPY {STAGE_TABLE} ({quoted}) FROM STDIN", buffer, COPY_CHUNK)
-            updates = ", ".join(
-                f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS
-            )
-            stored = ", ".join(f"{table}.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS)
-            incoming = ", ".join(f"EXCLUDED.{connection.ops.quote_name(c)}" for c in VALUE_FIELDS)
+            q = connection.ops.quote_name
+            updates = ", ".join(f"{q(c)} = EXCLUDED.{q(c)}" for c in VALUE_FIELDS)
+            stored = ", ".join(f"{table}.{q(c)}" for c in VALUE_FIELDS)
+            incoming = ", ".join(f"EXCLUDED.{q(c)}" for c in VALUE_FIELDS)
+            staged = ", ".join(f"s.{q(c)}" for c in ("instrument_id", "time", *VALUE_FIELDS))
+            old = ", ".join(f"t.{q(c)}" for c in VALUE_FIELDS)
+            new = ", ".join(f"s.{q(c)}" for c in VALUE_FIELDS)
             cursor.execute(
-                f"WITH merged AS (INSERT INTO {table} ({quoted}) SELECT {quoted} FROM {STAGE_TABLE} "
+                f"WITH merged AS (INSERT INTO {table} ({quoted}) "
+                f"SELECT {staged} FROM {STAGE_TABLE} s LEFT JOIN ("
+                f"  SELECT * FROM {table} WHERE instrument_id = ANY(%s) AND time >= %s AND time <= %s"
+                f") t ON t.instrument_id = s.instrument_id AND t.time = s.time "
+                f"WHERE t.time IS NULL OR ({old}) IS DISTINCT FROM ({new}) "
                 f"ON CONFLICT (instrument_id, time) DO UPDATE SET {updates} "
                 f"WHERE ({stored}) IS DISTINCT FROM ({incoming}) RETURNING (xmax = 0) AS inserted) "
-                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged"
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+                [instrument_ids, trading_date_to_time(min(days)), trading_date_to_time(max(days))],
             )
             inserted, updated = cursor.fetchone()
             cursor.execute(f"TRUNCATE {STAGE_TABLE}")
