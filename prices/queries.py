@@ -13,6 +13,12 @@ Adjusted (qfq/hfq) aggregates equal the aggregate of adjusted daily bars: the da
 groups by bucket *and* by the span between corporate actions, each span is adjusted with
 its own affine map (monotonic, so max/min commute with it), and the spans of one bucket are
 merged here. Every read is keyed on ``(instrument_id, time)``, the table's unique index.
+
+On TimescaleDB, raw weekly and monthly bars come from the continuous aggregates of migration
+``prices.0004`` when the range has no corporate action splitting it and the aggregate is
+current for it (``prices.timescale.aggregate_is_current``): the same rows, in the same shape,
+as aggregating the days here; buckets the range cuts (a ``start`` or ``end`` inside a week)
+are still aggregated from the days. ``settings.BARS_FROM_AGGREGATES = False`` turns it off.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
+from prices.timescale import AGGREGATE_VIEWS, aggregate_is_current
 
 INTERVALS = ("1d", "1w", "1M")
 # Earliest and latest dates a query may name: outside them time zone arithmetic overflows.
@@ -398,6 +405,24 @@ def _aggregated_bars(
         for day in (adjuster.ex_dates if adjuster.adjust != "none" else [])
         if (start is None or day > start) and (end is None or day <= end)
     ]
+    rows = None
+    if not ex_dates and _aggregates_enabled():
+        rows = _rows_from_aggregate(instrument, start, end, interval, limit)
+    if rows is None:
+        # A bucket split by corporate actions spans several rows: fetch enough rows for `limit` buckets.
+        rows = _rows_from_days(instrument, start, end, interval, ex_dates, limit + len(ex_dates))
+    return _merge_segments(rows, adjuster)[:limit]
+
+
+def _rows_from_days(
+    instrument: Instrument,
+    start: dt.date | None,
+    end: dt.date | None,
+    interval: str,
+    ex_dates: Sequence[dt.date],
+    row_limit: int,
+) -> list[Sequence[Any]]:
+    """(day, bucket, segment, open, high, low, close, volume, amount) rows aggregated from the days."""
     segment, segment_params = _segment_sql(ex_dates)
     where, where_params = ["instrument_id = %s"], [instrument.pk]
     if start is not None:
@@ -406,8 +431,6 @@ def _aggregated_bars(
     if end is not None:
         where.append('"time" < %s')
         where_params.append(_time_param(end + dt.timedelta(days=1)))
-    # A bucket split by corporate actions spans several rows: fetch enough rows for `limit` buckets.
-    row_limit = limit + len(ex_dates)
     if connection.vendor == "sqlite":
         sql = _SQLITE_SQL.format(
             bucket=_SQLITE_BUCKET[interval],
@@ -436,8 +459,67 @@ def _aggregated_bars(
         params = [*segment_params, *where_params, row_limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _merge_segments(rows, adjuster)[:limit]
+        return cursor.fetchall()
+
+
+# The continuous aggregate's rows in the shape of _POSTGRES_SQL's: its first_time/last_time are
+# min("time")/max("time") of the bucket, amount_days/days the counts behind _AMOUNT_SUM.
+_AGGREGATE_VIEW_SQL = """
+SELECT (first_time AT TIME ZONE 'Asia/Shanghai')::date AS day, bucket, 0 AS segment,
+       open, high, low, close, volume, CASE WHEN amount_days = days THEN amount END
+FROM {view}
+WHERE instrument_id = %s AND bucket >= %s AND bucket < %s
+ORDER BY bucket
+LIMIT %s
+"""
+
+
+def _aggregates_enabled() -> bool:
+    return getattr(settings, "BARS_FROM_AGGREGATES", True) and connection.vendor == "postgresql" and is_timescale()
+
+
+def bucket_start(day: dt.date, interval: str) -> dt.date:
+    """First calendar day of ``day``'s week (Monday) or month."""
+    return day - dt.timedelta(days=day.weekday()) if interval == "1w" else day.replace(day=1)
+
+
+def next_bucket_start(day: dt.date, interval: str) -> dt.date:
+    """First calendar day of the week or month after ``day``'s."""
+    if interval == "1w":
+        return bucket_start(day, interval) + dt.timedelta(days=7)
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _rows_from_aggregate(
+    instrument: Instrument, start: dt.date | None, end: dt.date | None, interval: str, limit: int
+) -> list[Sequence[Any]] | None:
+    """Rows for ``limit`` buckets with whole buckets from the continuous aggregate, or None.
+
+    Buckets cut by ``start`` or ``end`` are aggregated from the days of the range, exactly as
+    without the aggregate; None when the aggregate is not current for the whole buckets
+    (writes since its last refresh) or there is none (before migrate).
+    """
+    first_whole = None if start is None else (start if bucket_start(start, interval) == start else None)
+    if start is not None and first_whole is None:
+        first_whole = next_bucket_start(start, interval)
+    after_end = None if end is None else end + dt.timedelta(days=1)
+    end_whole = None if after_end is None else bucket_start(after_end, interval)  # exclusive
+    if first_whole is not None and end_whole is not None and first_whole >= end_whole:
+        return None  # no whole bucket inside the range: nothing to gain
+    view = AGGREGATE_VIEWS[interval]
+    lo = trading_date_to_time(max(first_whole or MIN_DATE, MIN_DATE))
+    hi = trading_date_to_time(min(end_whole or MAX_DATE, MAX_DATE))
+    if not aggregate_is_current(view, lo, hi):
+        return None
+    rows: list[Sequence[Any]] = []
+    if start is not None and first_whole != start:
+        rows += _rows_from_days(instrument, start, first_whole - dt.timedelta(days=1), interval, [], 1)
+    with connection.cursor() as cursor:
+        cursor.execute(_AGGREGATE_VIEW_SQL.format(view=view), [instrument.pk, lo, hi, limit])
+        rows += cursor.fetchall()
+    if end_whole is not None and end_whole != after_end and len(rows) < limit:
+        rows += _rows_from_days(instrument, end_whole, end, interval, [], 1)
+    return rows
 
 
 def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> list[Bar]:

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from etfs.calendar import SHANGHAI, last_final_trading_day
@@ -26,6 +27,7 @@ from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder, claim_run
 from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
 from etfs.sync.writer import BarWriter
+from prices.timescale import refresh_aggregates
 
 logger = logging.getLogger(__name__)
 
@@ -328,6 +330,8 @@ class _SyncJob:
                 quarantine=quarantine,
             ).run(plan.history, done_before=done, total=plan.total)
             writer.refresh_statistics(self.run_row.bars_inserted)
+        if not self.dry_run and (self.run_row.bars_inserted or self.run_row.bars_updated):
+            refresh_bar_aggregates()
 
     def outcome(self) -> tuple[str, str]:
         run = self.run_row
@@ -368,6 +372,22 @@ class _SyncJob:
                 f"{' (not fetched: dry run)' if self.dry_run else ''}, {len(self.plan.current)} already current"
             )
         return "\n".join(lines)
+
+
+def refresh_bar_aggregates() -> None:
+    """After bars were written: bring TimescaleDB's weekly/monthly aggregates up to date.
+
+    Only the buckets the run touched are recomputed. A failure here loses nothing (the bars
+    are committed; reads aggregate the days until the hourly policy refreshes), so it is
+    logged, not raised.
+    """
+    try:
+        refreshed = refresh_aggregates()
+    except DatabaseError as exc:
+        logger.warning("continuous aggregates not refreshed (the hourly policy will): %s", exc)
+        return
+    if refreshed:
+        logger.info("refreshed %s", ", ".join(refreshed))
 
 
 def provider_final_day(listings: dict[str, ListingRecord], final_day: dt.date) -> dt.date:

@@ -1,0 +1,247 @@
+"""TimescaleDB's own machinery for the bar table: continuous aggregates, their freshness, status.
+
+Migration ``prices.0004`` creates (on TimescaleDB only) the compression policy of
+``prices_dailybar`` and the continuous aggregates named in :data:`AGGREGATE_VIEWS`. This module
+refreshes those aggregates after a sync writes, tells the read path whether an aggregate is
+current for a date range, and reports hypertables, chunks, compression, jobs and aggregates
+for ``manage.py timescale_status``. Everything here answers "nothing to do" on PostgreSQL and
+SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+
+logger = logging.getLogger(__name__)
+
+BAR_TABLE = "prices_dailybar"
+AGGREGATE_VIEWS = {"1w": "prices_dailybar_weekly", "1M": "prices_dailybar_monthly"}
+# TimescaleDB's invalidation logs hold Unix microseconds; these stand for "no bound".
+_MIN_US = -(2**63)
+_MAX_US = 2**63 - 1
+
+
+def _unix_us(moment: dt.datetime | None, default: int) -> int:
+    if moment is None:
+        return default
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def has_timescaledb() -> bool:
+    """Whether the default database has the TimescaleDB extension (one catalog lookup)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+        return cursor.fetchone()[0]
+
+
+def existing_aggregates() -> list[str]:
+    """Our continuous aggregates that exist in this database (none before migrate or elsewhere)."""
+    if not has_timescaledb():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT view_name FROM timescaledb_information.continuous_aggregates "
+            "WHERE hypertable_name = %s AND view_name = ANY(%s) ORDER BY view_name",
+            [BAR_TABLE, list(AGGREGATE_VIEWS.values())],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def refresh_aggregates(start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[str]:
+    """Bring the continuous aggregates up to date with the bar table; returns those refreshed.
+
+    TimescaleDB logs which time ranges writes touched since the last refresh, so a refresh
+    recomputes only the buckets that changed inside the window (the whole history by
+    default): cheap after a daily sync, a full pass after a backfill. It cannot run inside a
+    transaction: callers in one (tests, an outer ``atomic``) get ``[]`` and the read path
+    keeps answering from the bars until the next refresh (policy or sync), never stale data.
+    """
+    if connection.in_atomic_block:
+        logger.info("continuous aggregates not refreshed: inside a transaction")
+        return []
+    views = existing_aggregates()
+    with connection.cursor() as cursor:
+        for view in views:
+            cursor.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", [view, start, end])
+    return views
+
+
+def aggregate_is_current(view: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    """Whether ``view`` gives what aggregating the bars now would, for buckets in ``[start, end)``.
+
+    Rows above the aggregate's watermark come from the bars themselves (real-time
+    aggregation). Below it the materialized rows are current unless a write since the last
+    refresh touched the range: TimescaleDB records such writes in its invalidation logs,
+    first per hypertable, then (after a refresh moved them) per aggregate. An unreadable
+    catalog (another TimescaleDB version) counts as not current: the caller aggregates bars.
+    """
+    lo, hi = _unix_us(start, _MIN_US), _unix_us(end, _MAX_US)
+    sql = """
+        SELECT NOT EXISTS (
+                   SELECT 1 FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
+                   WHERE l.hypertable_id = a.raw_hypertable_id
+                     AND l.lowest_modified_value < %(hi)s AND l.greatest_modified_value >= %(lo)s)
+           AND NOT EXISTS (
+                   SELECT 1 FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log l
+                   JOIN _timescaledb_catalog.continuous_aggs_watermark w ON w.mat_hypertable_id = l.materialization_id
+                   WHERE l.materialization_id = a.mat_hypertable_id
+                     AND l.lowest_modified_value < least(%(hi)s, w.watermark)
+                     AND l.greatest_modified_value >= %(lo)s)
+        FROM _timescaledb_catalog.continuous_agg a
+        WHERE a.user_view_schema = current_schema() AND a.user_view_name = %(view)s
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, {"view": view, "lo": lo, "hi": hi})
+            row = cursor.fetchone()
+    except DatabaseError as exc:
+        logger.warning("cannot read TimescaleDB's invalidation logs (%s): aggregating bars instead", exc)
+        return False
+    return bool(row and row[0])
+
+
+# --- Status (manage.py timescale_status) ------------------------------------------------------
+@dataclass(frozen=True)
+class Section:
+    """One table of the status report."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+STATUS_QUERIES: tuple[tuple[str, str], ...] = (
+    (
+        "Hypertables",
+        """
+        SELECT h.hypertable_name, h.num_chunks, d.time_interval, h.compression_enabled,
+               pg_size_pretty(hypertable_size(format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass))
+        FROM timescaledb_information.hypertables h
+        LEFT JOIN timescaledb_information.dimensions d
+               ON d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name
+              AND d.dimension_number = 1
+        ORDER BY h.hypertable_schema, h.hypertable_name
+        """,
+    ),
+    (
+        "Chunks of prices_dailybar",
+        """
+        SELECT c.chunk_name, c.range_start::date, c.range_end::date, c.is_compressed,
+               pg_size_pretty(coalesce(s.before_compression_total_bytes, 0)),
+               pg_size_pretty(coalesce(s.after_compression_total_bytes, 0)),
+               pg_size_pretty(pg_total_relation_size(format('%%I.%%I', c.chunk_schema, c.chunk_name)::regclass))
+        FROM timescaledb_information.chunks c
+        LEFT JOIN chunk_compression_stats('prices_dailybar') s
+               ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name
+        WHERE c.hypertable_name = 'prices_dailybar'
+        ORDER BY c.range_start
+        """,
+    ),
+    (
+        "Compression of prices_dailybar",
+        """
+        SELECT s.total_chunks, s.number_compressed_chunks,
+               pg_size_pretty(s.before_compression_total_bytes), pg_size_pretty(s.after_compression_total_bytes),
+               round(s.before_compression_total_bytes::numeric / nullif(s.after_compression_total_bytes, 0), 1),
+               (SELECT string_agg(format('%%s %%s', attname, coalesce(
+                           CASE WHEN segmentby_column_index IS NOT NULL THEN 'segmentby' END,
+                           CASE WHEN orderby_column_index IS NOT NULL THEN
+                                'orderby ' || CASE WHEN orderby_asc THEN 'asc' ELSE 'desc' END END)), ', ')
+                FROM timescaledb_information.compression_settings
+                WHERE hypertable_name = 'prices_dailybar')
+        FROM hypertable_compression_stats('prices_dailybar') s
+        """,
+    ),
+    (
+        "Continuous aggregates",
+        """
+        SELECT a.view_name, a.materialized_only, w.watermark,
+               pg_size_pretty(hypertable_size(format('%%I.%%I', a.materialization_hypertable_schema,
+                                                     a.materialization_hypertable_name)::regclass))
+        FROM timescaledb_information.continuous_aggregates a
+        LEFT JOIN LATERAL (
+            SELECT _timescaledb_functions.to_timestamp(cw.watermark) AS watermark
+            FROM _timescaledb_catalog.continuous_agg ca
+            JOIN _timescaledb_catalog.continuous_aggs_watermark cw ON cw.mat_hypertable_id = ca.mat_hypertable_id
+            WHERE ca.user_view_schema = a.view_schema AND ca.user_view_name = a.view_name
+        ) w ON true
+        ORDER BY a.view_name
+        """,
+    ),
+    (
+        "Jobs (policies)",
+        """
+        SELECT j.job_id, j.proc_name, coalesce(j.hypertable_name, ''), j.schedule_interval, j.config::text,
+               s.last_run_status, s.last_successful_finish, s.next_start, s.total_failures
+        FROM timescaledb_information.jobs j
+        LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id
+        WHERE j.proc_name IN ('policy_compression', 'policy_refresh_continuous_aggregate', 'policy_retention')
+        ORDER BY j.job_id
+        """,
+    ),
+)
+
+STATUS_COLUMNS = {
+    "Hypertables": ("hypertable", "chunks", "chunk interval", "compression", "size"),
+    "Chunks of prices_dailybar": ("chunk", "from", "to", "compressed", "before", "after", "size now"),
+    "Compression of prices_dailybar": ("chunks", "compressed", "before", "after", "ratio", "settings"),
+    "Continuous aggregates": ("view", "materialized only", "materialized up to", "size"),
+    "Jobs (policies)": (
+        "job",
+        "procedure",
+        "hypertable",
+        "every",
+        "config",
+        "last run",
+        "last success",
+        "next start",
+        "failures",
+    ),
+}
+
+
+def status() -> list[Section]:
+    """The status report's sections, read from TimescaleDB's information views."""
+    sections = []
+    with connection.cursor() as cursor:
+        for title, sql in STATUS_QUERIES:
+            cursor.execute(sql)
+            sections.append(Section(title, STATUS_COLUMNS[title], list(cursor.fetchall())))
+    return sections
+
+
+def compress_chunks(older_than: dt.timedelta | None = None) -> int:
+    """Compress the bar table's chunks now (what the policy does on its schedule); returns how many.
+
+    ``older_than`` is measured from now to a chunk's end, as the policy does; ``None``
+    compresses every chunk, the current one too (tests, benchmarks).
+    """
+    with connection.cursor() as cursor:
+        if older_than is None:
+            cursor.execute(f"SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('{BAR_TABLE}') c")
+        else:
+            cursor.execute(
+                "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s) c",
+                [BAR_TABLE, older_than],
+            )
+        return len(cursor.fetchall())
+
+
+def chunk_states() -> Iterable[tuple[str, bool, int]]:
+    """(chunk, compressed, status bits) of every bar chunk; status 9 = compressed with uncompressed rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.table_name, c.compressed_chunk_id IS NOT NULL, c.status "
+            "FROM _timescaledb_catalog.chunk c JOIN _timescaledb_catalog.hypertable h ON h.id = c.hypertable_id "
+            "WHERE h.table_name = %s AND NOT c.dropped ORDER BY c.id",
+            [BAR_TABLE],
+        )
+        return cursor.fetchall()
