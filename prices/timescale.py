@@ -241,7 +241,7 @@ def chunk_states() -> Iterable[tuple[str, bool, int]]:
         cursor.execute(
             "SELECT c.table_name, c.compressed_chunk_id IS NOT NULL, c.status "
             "FROM _timescaledb_catalog.chunk c JOIN _timescaledb_catalog.hypertable h ON h.id = c.hypertable_id "
-            "WHERE h.table_name = %s AND NOT c.dropped ORDER BY c.id",
+            "WHERE h.table_name = %s ORDER BY c.id",
             [BAR_TABLE],
         )
         return cursor.fetchall()
