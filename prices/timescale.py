@@ -122,7 +122,7 @@ STATUS_QUERIES: tuple[tuple[str, str], ...] = (
     (
         "Hypertables",
         """
-        SELECT h.hypertable_name, h.num_chunks, d.time_interval, h.compression_enabled,
+        SELECT h.hypertable_name, h.num_chunks, d.time_interval::text, h.compression_enabled,
                pg_size_pretty(hypertable_size(format('%%I.%%I', h.hypertable_schema, h.hypertable_name)::regclass))
         FROM timescaledb_information.hypertables h
         LEFT JOIN timescaledb_information.dimensions d
@@ -136,8 +136,7 @@ STATUS_QUERIES: tuple[tuple[str, str], ...] = (
         """
         SELECT c.chunk_name, c.range_start::date, c.range_end::date, c.is_compressed,
                pg_size_pretty(coalesce(s.before_compression_total_bytes, 0)),
-               pg_size_pretty(coalesce(s.after_compression_total_bytes, 0)),
-               pg_size_pretty(pg_total_relation_size(format('%%I.%%I', c.chunk_schema, c.chunk_name)::regclass))
+               pg_size_pretty(coalesce(s.after_compression_total_bytes, 0))
         FROM timescaledb_information.chunks c
         LEFT JOIN chunk_compression_stats('prices_dailybar') s
                ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name
@@ -168,7 +167,8 @@ STATUS_QUERIES: tuple[tuple[str, str], ...] = (
                                                      a.materialization_hypertable_name)::regclass))
         FROM timescaledb_information.continuous_aggregates a
         LEFT JOIN LATERAL (
-            SELECT _timescaledb_functions.to_timestamp(cw.watermark) AS watermark
+            SELECT CASE WHEN cw.watermark < 0 THEN 'nothing yet'  -- the initial watermark is 4714 BC
+                        ELSE _timescaledb_functions.to_timestamp(cw.watermark)::text END AS watermark
             FROM _timescaledb_catalog.continuous_agg ca
             JOIN _timescaledb_catalog.continuous_aggs_watermark cw ON cw.mat_hypertable_id = ca.mat_hypertable_id
             WHERE ca.user_view_schema = a.view_schema AND ca.user_view_name = a.view_name
@@ -191,7 +191,7 @@ STATUS_QUERIES: tuple[tuple[str, str], ...] = (
 
 STATUS_COLUMNS = {
     "Hypertables": ("hypertable", "chunks", "chunk interval", "compression", "size"),
-    "Chunks of prices_dailybar": ("chunk", "from", "to", "compressed", "before", "after", "size now"),
+    "Chunks of prices_dailybar": ("chunk", "from", "to", "compressed", "before", "after"),
     "Compression of prices_dailybar": ("chunks", "compressed", "before", "after", "ratio", "settings"),
     "Continuous aggregates": ("view", "materialized only", "materialized up to", "size"),
     "Jobs (policies)": (
@@ -213,7 +213,7 @@ def status() -> list[Section]:
     sections = []
     with connection.cursor() as cursor:
         for title, sql in STATUS_QUERIES:
-            cursor.execute(sql)
+            cursor.execute(sql, [])  # with parameters, so that %% reads as %
             sections.append(Section(title, STATUS_COLUMNS[title], list(cursor.fetchall())))
     return sections
 
