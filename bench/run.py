@@ -101,7 +101,8 @@ class Bench:
     def sql(self, query: str) -> list[tuple]:
         import psycopg2
 
-        with contextlib.closing(psycopg2.connect(self.database_url)) as conn, conn.cursor() as cur:
+        dsn = self.database_url.replace("timescale://", "postgres://", 1)  # libpq knows postgres:// only
+        with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
             cur.execute(query)
             conn.commit()
             return cur.fetchall() if cur.description else []
