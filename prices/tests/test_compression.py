@@ -19,6 +19,7 @@ from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
+from etfs.tests.factories import InstrumentFactory, make_bars
 from prices.models import DailyBar, time_to_trading_date
 from prices.timescale import AGGREGATE_VIEWS, chunk_states, compress_chunks
 
@@ -139,3 +140,52 @@ def test_a_revision_in_a_compressed_chunk_is_stored_once(sim):
     compress_chunks()
     assert all(status == 1 for _, _, status in chunk_states())
     assert DailyBar.objects.get(pk=revised.pk).volume == old.volume + 700
+
+
+def job_id(proc_name: str, hypertable: str) -> int:
+    (row,) = fetch(
+        "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = %s AND hypertable_name = %s",
+        [proc_name, hypertable],
+    )
+    return row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_compression_policy_compresses_chunks_past_the_window_and_not_the_current_one():
+    instrument = InstrumentFactory()
+    today = dt.datetime.now(SHANGHAI).date()
+    make_bars(instrument, [dt.date(2020, 6, 1), dt.date(2021, 6, 1), today])
+
+    with connection.cursor() as cursor:
+        cursor.execute("CALL run_job(%s)", [job_id("policy_compression", "prices_dailybar")])
+
+    states = fetch(
+        "SELECT range_end > now() - INTERVAL '60 days', is_compressed FROM timescaledb_information.chunks "
+        "WHERE hypertable_name = 'prices_dailybar' ORDER BY range_start"
+    )
+    assert states == [(False, True), (False, True), (True, False)]
+    assert DailyBar.objects.filter(instrument=instrument).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refresh_policy_materializes_the_aggregates():
+    make_bars(InstrumentFactory(), [dt.date(2024, 3, 4), dt.date(2024, 3, 5), dt.date(2024, 3, 11)])
+
+    with connection.cursor() as cursor:
+        for view in AGGREGATE_VIEWS.values():
+            cursor.execute("CALL run_job(%s)", [job_id("policy_refresh_continuous_aggregate", view)])
+
+    weekly = fetch(
+        "SELECT (bucket AT TIME ZONE 'Asia/Shanghai')::date, days "
+        f"FROM _timescaledb_internal.{materialization('1w')} ORDER BY bucket"
+    )
+    assert weekly == [(dt.date(2024, 3, 4), 2), (dt.date(2024, 3, 11), 1)]
+
+
+def materialization(interval: str) -> str:
+    (row,) = fetch(
+        "SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates "
+        "WHERE view_name = %s",
+        [AGGREGATE_VIEWS[interval]],
+    )
+    return row[0]
