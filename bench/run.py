@@ -411,7 +411,7 @@ def render(results: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
-    parser.add_argument("--only", default="backfill,akshare,daily,ingest,api")
+    parser.add_argument("--only", default="backfill,akshare,daily,ingest,api,timescale")
     parser.add_argument("--repeat", type=int, help="backfill runs to take the median of (default 3, quick 1)")
     args = parser.parse_args()
     # One simulated ETF in five is delisted by "today" (see ``etfs.simulator.market``): 1,250
@@ -473,6 +473,10 @@ def main() -> int:
         }
     table = render(results)
     print(table)
+    if "timescale" in steps:
+        # TimescaleDB next to PostgreSQL, in clusters and a simulator of its own (bench/README.md).
+        print("… timescale (bench/timescale_bench.py)", flush=True)
+        subprocess.run([PY, "bench/timescale_bench.py", *(["--quick"] if args.quick else [])], cwd=ROOT, check=True)
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
