@@ -189,3 +189,16 @@ def materialization(interval: str) -> str:
         [AGGREGATE_VIEWS[interval]],
     )
     return row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sync_refreshes_the_aggregates_after_writing(sim):
+    sync_etfs()
+
+    for interval, width in (("1w", "1 week"), ("1M", "1 month")):
+        materialized = fetch(f"SELECT count(*), sum(days) FROM _timescaledb_internal.{materialization(interval)}")
+        expected = fetch(
+            f"SELECT count(DISTINCT (instrument_id, time_bucket(INTERVAL '{width}', time, 'Asia/Shanghai'))), "
+            "count(*) FROM prices_dailybar"
+        )
+        assert materialized == expected
