@@ -16,7 +16,7 @@ merged here. Every read is keyed on ``(instrument_id, time)``, the table's uniqu
 
 On TimescaleDB, raw weekly and monthly bars come from the continuous aggregates of migration
 ``prices.0004`` when the range has no corporate action splitting it and the aggregate is
-current for it (``prices.timescale.aggregate_is_current``): the same rows, in the same shape,
+current for it (``etfsync_aggregate_is_current``, migration ``prices.0004``): the same rows, in the same shape,
 as aggregating the days here; buckets the range cuts (a ``start`` or ``end`` inside a week)
 are still aggregated from the days. ``settings.BARS_FROM_AGGREGATES = False`` turns it off.
 """
@@ -37,7 +37,7 @@ from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
-from prices.timescale import AGGREGATE_VIEWS, aggregate_is_current
+from prices.timescale import AGGREGATE_VIEWS
 
 INTERVALS = ("1d", "1w", "1M")
 # Earliest and latest dates a query may name: outside them time zone arithmetic overflows.
@@ -468,7 +468,7 @@ _AGGREGATE_VIEW_SQL = """
 SELECT (first_time AT TIME ZONE 'Asia/Shanghai')::date AS day, bucket, 0 AS segment,
        open, high, low, close, volume, CASE WHEN amount_days = days THEN amount END
 FROM {view}
-WHERE instrument_id = %s AND bucket >= %s AND bucket < %s
+WHERE etfsync_aggregate_is_current(%s, %s, %s) AND instrument_id = %s AND bucket >= %s AND bucket < %s
 ORDER BY bucket
 LIMIT %s
 """
@@ -496,8 +496,9 @@ def _rows_from_aggregate(
     """Rows for ``limit`` buckets with whole buckets from the continuous aggregate, or None.
 
     Buckets cut by ``start`` or ``end`` are aggregated from the days of the range, exactly as
-    without the aggregate; None when the aggregate is not current for the whole buckets
-    (writes since its last refresh) or there is none (before migrate).
+    without the aggregate. None when the aggregate gives no row: it is not current for the
+    whole buckets (writes since its last refresh; the function answers false and the query
+    returns nothing, in the same round trip) or the range holds no whole bucket of bars.
     """
     first_whole = None if start is None else (start if bucket_start(start, interval) == start else None)
     if start is not None and first_whole is None:
@@ -509,14 +510,15 @@ def _rows_from_aggregate(
     view = AGGREGATE_VIEWS[interval]
     lo = trading_date_to_time(max(first_whole or MIN_DATE, MIN_DATE))
     hi = trading_date_to_time(min(end_whole or MAX_DATE, MAX_DATE))
-    if not aggregate_is_current(view, lo, hi):
+    with connection.cursor() as cursor:
+        cursor.execute(_AGGREGATE_VIEW_SQL.format(view=view), [view, lo, hi, instrument.pk, lo, hi, limit])
+        whole = cursor.fetchall()
+    if not whole:
         return None
     rows: list[Sequence[Any]] = []
     if start is not None and first_whole != start:
         rows += _rows_from_days(instrument, start, first_whole - dt.timedelta(days=1), interval, [], 1)
-    with connection.cursor() as cursor:
-        cursor.execute(_AGGREGATE_VIEW_SQL.format(view=view), [instrument.pk, lo, hi, limit])
-        rows += cursor.fetchall()
+    rows += whole
     if end_whole is not None and end_whole != after_end and len(rows) < limit:
         rows += _rows_from_days(instrument, end_whole, end, interval, [], 1)
     return rows

@@ -16,21 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 
 BAR_TABLE = "prices_dailybar"
 AGGREGATE_VIEWS = {"1w": "prices_dailybar_weekly", "1M": "prices_dailybar_monthly"}
-# TimescaleDB's invalidation logs hold Unix microseconds; these stand for "no bound".
-_MIN_US = -(2**63)
-_MAX_US = 2**63 - 1
-
-
-def _unix_us(moment: dt.datetime | None, default: int) -> int:
-    if moment is None:
-        return default
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
 def has_timescaledb() -> bool:
@@ -77,35 +68,12 @@ def refresh_aggregates(start: dt.datetime | None = None, end: dt.datetime | None
 def aggregate_is_current(view: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
     """Whether ``view`` gives what aggregating the bars now would, for buckets in ``[start, end)``.
 
-    Rows above the aggregate's watermark come from the bars themselves (real-time
-    aggregation). Below it the materialized rows are current unless a write since the last
-    refresh touched the range: TimescaleDB records such writes in its invalidation logs,
-    first per hypertable, then (after a refresh moved them) per aggregate. An unreadable
-    catalog (another TimescaleDB version) counts as not current: the caller aggregates bars.
+    Asks the database function of migration ``prices.0004`` (it reads TimescaleDB's
+    invalidation logs and watermark); reads use it inside their own query instead.
     """
-    lo, hi = _unix_us(start, _MIN_US), _unix_us(end, _MAX_US)
-    sql = """
-        SELECT NOT EXISTS (
-                   SELECT 1 FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
-                   WHERE l.hypertable_id = a.raw_hypertable_id
-                     AND l.lowest_modified_value < %(hi)s AND l.greatest_modified_value >= %(lo)s)
-           AND NOT EXISTS (
-                   SELECT 1 FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log l
-                   JOIN _timescaledb_catalog.continuous_aggs_watermark w ON w.mat_hypertable_id = l.materialization_id
-                   WHERE l.materialization_id = a.mat_hypertable_id
-                     AND l.lowest_modified_value < least(%(hi)s, w.watermark)
-                     AND l.greatest_modified_value >= %(lo)s)
-        FROM _timescaledb_catalog.continuous_agg a
-        WHERE a.user_view_schema = current_schema() AND a.user_view_name = %(view)s
-    """
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"view": view, "lo": lo, "hi": hi})
-            row = cursor.fetchone()
-    except DatabaseError as exc:
-        logger.warning("cannot read TimescaleDB's invalidation logs (%s): aggregating bars instead", exc)
-        return False
-    return bool(row and row[0])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT etfsync_aggregate_is_current(%s, %s, %s)", [view, start, end])
+        return cursor.fetchone()[0]
 
 
 # --- Status (manage.py timescale_status) ------------------------------------------------------

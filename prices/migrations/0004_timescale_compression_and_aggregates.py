@@ -16,6 +16,10 @@
   and the count of days with a known amount, so either dating convention and the
   "amount unknown if any day's is" rule can be served from them. Refreshed by a policy
   every hour and by the sync after it writes (``prices.timescale.refresh_aggregates``).
+- ``etfsync_aggregate_is_current(view, lo, hi)``: whether an aggregate answers for buckets in
+  ``[lo, hi)`` what aggregating the bars now would (see ``prices.timescale``). PL/pgSQL, so a
+  TimescaleDB whose catalog differs makes it answer false (reads then aggregate the days)
+  instead of failing the query.
 """
 
 from django.db import migrations
@@ -42,6 +46,39 @@ SELECT add_continuous_aggregate_policy('{view}', start_offset => NULL, end_offse
                                        schedule_interval => INTERVAL '1 hour');
 """
 
+CURRENT_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION etfsync_aggregate_is_current(view_name text, lo timestamptz, hi timestamptz)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    lo_us bigint := CASE WHEN lo IS NULL THEN -9223372036854775808
+                         ELSE (extract(epoch FROM lo) * 1000000)::bigint END;
+    hi_us bigint := CASE WHEN hi IS NULL THEN 9223372036854775807
+                         ELSE (extract(epoch FROM hi) * 1000000)::bigint END;
+    current boolean;
+BEGIN
+    -- Below the watermark the materialized rows are current unless a write since the last
+    -- refresh touched the range: logged per hypertable, then (after a refresh) per aggregate.
+    -- Above it the view aggregates the bars itself (real-time aggregation).
+    SELECT NOT EXISTS (
+               SELECT 1 FROM _timescaledb_catalog.continuous_aggs_hypertable_invalidation_log l
+               WHERE l.hypertable_id = a.raw_hypertable_id
+                 AND l.lowest_modified_value < hi_us AND l.greatest_modified_value >= lo_us)
+       AND NOT EXISTS (
+               SELECT 1 FROM _timescaledb_catalog.continuous_aggs_materialization_invalidation_log l
+               JOIN _timescaledb_catalog.continuous_aggs_watermark w ON w.mat_hypertable_id = l.materialization_id
+               WHERE l.materialization_id = a.mat_hypertable_id
+                 AND l.lowest_modified_value < least(hi_us, w.watermark)
+                 AND l.greatest_modified_value >= lo_us)
+    INTO current
+    FROM _timescaledb_catalog.continuous_agg a
+    WHERE a.user_view_schema = current_schema() AND a.user_view_name = view_name;
+    RETURN coalesce(current, false);
+EXCEPTION WHEN undefined_table OR undefined_column OR undefined_function THEN
+    RETURN false;
+END
+$$;
+"""
+
 FORWARD_SQL = [
     "DROP INDEX IF EXISTS prices_dailybar_time_idx",
     "ALTER TABLE prices_dailybar SET (timescaledb.compress, timescaledb.compress_segmentby = 'instrument_id', "
@@ -49,9 +86,11 @@ FORWARD_SQL = [
     "SELECT add_compression_policy('prices_dailybar', compress_after => INTERVAL '60 days')",
     AGGREGATE_SQL.format(view="prices_dailybar_weekly", width="1 week"),
     AGGREGATE_SQL.format(view="prices_dailybar_monthly", width="1 month"),
+    CURRENT_FUNCTION_SQL,
 ]
 
 BACKWARD_SQL = [
+    "DROP FUNCTION IF EXISTS etfsync_aggregate_is_current(text, timestamptz, timestamptz)",
     "DROP MATERIALIZED VIEW IF EXISTS prices_dailybar_monthly",
     "DROP MATERIALIZED VIEW IF EXISTS prices_dailybar_weekly",
     "SELECT remove_compression_policy('prices_dailybar', if_exists => true)",

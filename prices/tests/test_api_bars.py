@@ -223,9 +223,11 @@ def test_daily_json_from_a_start_date_adds_at_most_one_probe_for_the_previous_cl
         client.get(URL.format("510300.SH"), {"start": "2024-01-05"})
 
 
-def test_adjusted_weekly_json_takes_two_queries(client, django_assert_num_queries):
+def test_adjusted_weekly_json_takes_two_queries(client, django_assert_max_num_queries, is_timescale):
     make_instrument_with_bars()
-    with django_assert_num_queries(2):  # the instrument with its corporate actions, the aggregate
+    # The instrument with its corporate actions, the aggregate; TimescaleDB tries its continuous
+    # aggregate first, and these bars, written after its last refresh, are not in it yet.
+    with django_assert_max_num_queries(3 if is_timescale else 2):
         client.get(URL.format("510300.SH"), {"interval": "1w", "adjust": "qfq"})
 
 
