@@ -45,7 +45,7 @@ bench-install: install
 	$(PY) -m pip install -q -r requirements-bench.txt
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 
-## Benchmarks (bench/README.md): ~20 minutes; bench-quick takes a few.
+## Benchmarks (bench/README.md): ~20 minutes + over an hour for TimescaleDB vs PostgreSQL at 50 M bars; bench-quick takes a few.
 bench: bench-install
 	$(PY) bench/run.py
 
