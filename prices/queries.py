@@ -15,8 +15,8 @@ its own affine map (monotonic, so max/min commute with it), and the spans of one
 merged here. Every read is keyed on ``(instrument_id, time)``, the table's unique index.
 
 On TimescaleDB, raw weekly and monthly bars come from the continuous aggregates of migration
-``prices.0004`` when the range has no corporate action splitting it and the aggregate is
-current for it (``etfsync_aggregate_is_current``, migration ``prices.0004``): the same rows, in the same shape,
+``prices.0007`` when the range has no corporate action splitting it and the aggregate is
+current for it (``etfsync_aggregate_is_current``, migration ``prices.0007``): the same rows, in the same shape,
 as aggregating the days here; buckets the range cuts (a ``start`` or ``end`` inside a week)
 are still aggregated from the days. ``settings.BARS_FROM_AGGREGATES = False`` turns it off.
 """

@@ -1,6 +1,6 @@
 """TimescaleDB's own machinery for the bar table: continuous aggregates, their freshness, status.
 
-Migration ``prices.0004`` creates (on TimescaleDB only) the compression policy of
+Migration ``prices.0007`` creates (on TimescaleDB only) the compression policy of
 ``prices_dailybar`` and the continuous aggregates named in :data:`AGGREGATE_VIEWS`. This module
 refreshes those aggregates after a sync writes, tells the read path whether an aggregate is
 current for a date range, and reports hypertables, chunks, compression, jobs and aggregates
@@ -68,7 +68,7 @@ def refresh_aggregates(start: dt.datetime | None = None, end: dt.datetime | None
 def aggregate_is_current(view: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
     """Whether ``view`` gives what aggregating the bars now would, for buckets in ``[start, end)``.
 
-    Asks the database function of migration ``prices.0004`` (it reads TimescaleDB's
+    Asks the database function of migration ``prices.0007`` (it reads TimescaleDB's
     invalidation logs and watermark); reads use it inside their own query instead.
     """
     with connection.cursor() as cursor:

@@ -1,6 +1,6 @@
 """TimescaleDB only: what migrate sets up, and syncs over compressed history.
 
-Migration ``prices.0004`` enables compression (segment by instrument, newest first), adds
+Migration ``prices.0007`` enables compression (segment by instrument, newest first), adds
 the policy and the weekly/monthly continuous aggregates. A sync that reaches compressed
 chunks must store the same truth, count honestly and leave unchanged data compressed.
 """

@@ -128,7 +128,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("prices", "0003_dailybar_instrument_set_based_integrity"),
+        ("prices", "0006_corporateaction_source_evidence"),
     ]
 
     operations = [
