@@ -422,7 +422,7 @@ def _rows_from_days(
     ex_dates: Sequence[dt.date],
     row_limit: int,
 ) -> list[Sequence[Any]]:
-    """(day, bucket, segment, open, high, low, close, volume, amount) rows aggregated from the days."""
+    """(day, bucket, segment, open, high, low, close, volume, amount, last day) rows aggregated from the days."""
     segment, segment_params = _segment_sql(ex_dates)
     where, where_params = ["instrument_id = %s"], [instrument.pk]
     if start is not None:
@@ -466,7 +466,8 @@ def _rows_from_days(
 # min("time")/max("time") of the bucket, amount_days/days the counts behind _AMOUNT_SUM.
 _AGGREGATE_VIEW_SQL = """
 SELECT (first_time AT TIME ZONE 'Asia/Shanghai')::date AS day, bucket, 0 AS segment,
-       open, high, low, close, volume, CASE WHEN amount_days = days THEN amount END
+       open, high, low, close, volume, CASE WHEN amount_days = days THEN amount END,
+       (last_time AT TIME ZONE 'Asia/Shanghai')::date AS last_day
 FROM {view}
 WHERE etfsync_aggregate_is_current(%s, %s, %s) AND instrument_id = %s AND bucket >= %s AND bucket < %s
 ORDER BY bucket
