@@ -230,6 +230,11 @@ class SyncRun(models.Model):
     retries = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="[{symbol, error}] per failed instrument")
+    fund_report = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The fund-data phase: universe differences (East Money vs SSE/SZSE lists), NAV/shares counts, errors",
+    )
     message = models.TextField(blank=True)
 
     objects = SyncRunQuerySet.as_manager()
@@ -250,3 +255,8 @@ class SyncRun(models.Model):
     @property
     def failed_symbols(self) -> list[str]:
         return [e["symbol"] for e in self.errors or [] if e.get("symbol")]
+
+
+from etfs.funds import FundCategory, FundDataCursor, FundProfile  # noqa: E402  (one app, two modules)
+
+__all__ = ["AssetType", "Exchange", "FundCategory", "FundDataCursor", "FundProfile", "Instrument", "SyncRun"]

@@ -233,3 +233,9 @@ class BarRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.day} revised"
+
+
+from prices.fund_models import FundNav, FundQuote, FundShares  # noqa: E402  (one app, two modules)
+
+# The fund tables live in their own module; importing them here registers them with this app.
+__all__ = ["FundNav", "FundQuote", "FundShares"]

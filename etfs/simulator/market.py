@@ -31,7 +31,7 @@ import numpy as np
 from etfs.calendar import SHANGHAI, trading_days
 from etfs.providers.base import BarRecord
 from etfs.simulator.adjust import SimAction, hfq_price, qfq_price, round_half_up
-from etfs.simulator.universe import ETFS, STOCKS, stock_tags
+from etfs.simulator.universe import ETFS, EXCHANGE_ONLY_ETFS, STOCKS, stock_tags
 from etfs.symbols import EASTMONEY_MARKET, Symbol, classify_code, parse_symbol
 
 ETF_FEATURES = ("distribution", "split", "suspended", "late", "delisted")
@@ -75,6 +75,12 @@ class SimConfig:
     poison_symbol: str = ""  # "" = the first listed ETF quoted on the snapshot day
     # Extra corporate actions on chosen days (read at start), e.g. for ex-days during a test.
     scheduled: tuple[ScheduledAction, ...] = ()
+    # ETFs only the exchanges list (East Money's ETF boards miss them, as they missed gold,
+    # commodity and bond ETFs in 2024): up to ``len(EXCHANGE_ONLY_ETFS)``, added after n_etfs.
+    exchange_only_etfs: int = 0
+    # Hosts answering 503 to everything, live: "eastmoney" (clist, kline), "tencent",
+    # "eastmoney_fund" (NAV pages, rank list, profile pages), "sse", "szse".
+    outages: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -348,12 +354,19 @@ class SimMarket:
     # --- generation -------------------------------------------------------------------------
     def _make_instruments(self) -> list[SimInstrument]:
         made = [self._make(i, True) for i in range(self.config.n_etfs)]
+        taken = {inst.symbol.code for inst in made}
+        extra = EXCHANGE_ONLY_ETFS[: self.config.exchange_only_etfs]
+        made += [
+            self._make(self.config.n_etfs + i, True, row=row) for i, row in enumerate(extra) if row[0] not in taken
+        ]
         made += [self._make(i, False) for i in range(self.config.n_stocks)]
         return made
 
-    def _make(self, index: int, is_etf: bool) -> SimInstrument:
+    def _make(self, index: int, is_etf: bool, row: tuple[str, str, str, str, str] | None = None) -> SimInstrument:
         if is_etf:
-            if index < len(ETFS):
+            if row is not None:  # on the exchanges' lists only: no East Money board tag
+                code, exchange, name, price, board = row
+            elif index < len(ETFS):
                 code, exchange, name, price, board = ETFS[index]
             elif index < 1000:
                 code, exchange = (f"159{index:03d}", "SZ") if index % 2 else (f"517{index:03d}", "SH")
@@ -362,12 +375,12 @@ class SimMarket:
                 number = index - 1000
                 code, exchange = (f"159{number - 1:03d}", "SZ") if index % 2 else (f"518{number:03d}", "SH")
                 name, price, board = f"指数{index}ETF", "1.000", "MK0021"
-            if index >= len(ETFS) and code in REAL_ETF_CODES:  # taken by a real one above
+            if row is None and index >= len(ETFS) and code in REAL_ETF_CODES:  # taken by a real one above
                 code, exchange = f"560{index % 1000:03d}", "SH"
-            if index % 4 == 3:
+            if index % 4 == 3 and row is None:
                 name = name.replace("ETF", "ＥＴＦ")  # full-width, as some East Money names are
             features, decimals = ETF_FEATURES, 3
-            tags = frozenset({f"m:{EASTMONEY_MARKET[exchange]}", f"b:{board}"})
+            tags = frozenset({f"m:{EASTMONEY_MARKET[exchange]}"} | ({f"b:{board}"} if board else set()))
         else:
             if index < len(STOCKS):
                 code, exchange, name, price = STOCKS[index]

@@ -23,6 +23,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from etfs.simulator.formats import render_kline, render_list, render_tencent
+from etfs.simulator.fund_formats import (
+    RANK_PATH,
+    SSE_QUERY_PATH,
+    SSE_SOA_PATH,
+    SZSE_REPORT_PATH,
+    fund_source,
+    render_fund,
+)
+from etfs.simulator.funds import SimFunds
 from etfs.simulator.market import SimConfig, SimMarket
 from etfs.simulator.poison import poison_kline, poison_list
 
@@ -55,6 +64,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config or SimConfig()
         self.market = SimMarket(self.config)
+        self.funds = SimFunds(self.market)
         self.request_log: list[RequestLogEntry] = []
         self._host = host
         self._port = port
@@ -110,6 +120,18 @@ class Simulator:
     @property
     def tencent_url(self) -> str:
         return self.base_url + TENCENT_PATHS[0]
+
+    def fund_urls(self) -> dict[str, str]:
+        """The fund hosts' URLs, keyed as ``settings.FUNDDATA`` names them."""
+        return {
+            "NAV_HISTORY_URL": self.base_url + "/pingzhongdata/{code}.js",
+            "NAV_LATEST_URL": self.base_url + RANK_PATH,
+            "PROFILE_URL": self.base_url + "/jbgk_{code}.html",
+            "SSE_FUND_LIST_URL": self.base_url + SSE_SOA_PATH,
+            "SSE_SHARES_URL": self.base_url + SSE_QUERY_PATH,
+            "SZSE_FUND_LIST_URL": self.base_url + SZSE_REPORT_PATH,
+            "SZSE_SHARES_URL": self.base_url + SZSE_REPORT_PATH,
+        }
 
     @property
     def today(self) -> dt.date:
@@ -245,6 +267,14 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome == "hang":
             sim._wait(sim.config.hang_seconds)
         poisons = tuple(sim.config.poison)
+        if _source(path) in sim.config.outages:
+            return self._send(503, HTML_ERROR.format(status="503", text="Service Unavailable"), "text/html")
+        fund_answer = render_fund(sim.funds, path, query)
+        if fund_answer is not None:
+            status, content_type, payload = fund_answer
+            if status == 200 and outcome == "garbage":
+                payload = payload[: max(1, len(payload) // 2)]
+            return self._send(status, payload, content_type)
         if path == LIST_PATH:
             body = render_list(sim.market, query)
             if poisons:
@@ -270,8 +300,8 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = "application/javascript" if ("cb" in query or "_var" in query) else "application/json"
         return self._send(200, body, content_type)
 
-    def _send(self, status: int, body: str, content_type: str, headers: dict[str, str] | None = None) -> int:
-        payload = body.encode("utf-8")
+    def _send(self, status: int, body: str | bytes, content_type: str, headers: dict[str, str] | None = None) -> int:
+        payload = body if isinstance(body, bytes) else body.encode("utf-8")
         self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", f"{content_type}; charset=UTF-8")
@@ -281,6 +311,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
         return status
+
+
+def _source(path: str) -> str | None:
+    """The simulated host behind ``path``, as ``SimConfig.outages`` names it."""
+    if path in (LIST_PATH, KLINE_PATH):
+        return "eastmoney"
+    if path in TENCENT_PATHS:
+        return "tencent"
+    return fund_source(path)
 
 
 @contextlib.contextmanager

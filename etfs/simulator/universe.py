@@ -52,6 +52,16 @@ ETFS: list[tuple[str, str, str, str, str]] = [
     ("159967", "SZ", "创业板成长ETF", "0.637", "MK0021"),
 ]
 
+# ETFs East Money's ETF boards missed in 2024 (AKShare #4616: gold, commodity-futures and bond
+# ETFs) but SSE's and SZSE's own fund lists carry: the simulator lists them on the exchanges
+# only (empty board), so a sync that trusts East Money alone never sees them.
+EXCHANGE_ONLY_ETFS: list[tuple[str, str, str, str, str]] = [
+    ("159934", "SZ", "黄金ETF易方达", "5.612", ""),
+    ("511260", "SH", "十年国债ETF", "121.350", ""),
+    ("159985", "SZ", "豆粕ETF", "2.010", ""),
+    ("511880", "SH", "银华日利ETF", "100.512", ""),
+]
+
 # (code, exchange, name, price level)
 STOCKS: list[tuple[str, str, str, str]] = [
     ("000002", "SZ", "万  科Ａ", "7.20"),

@@ -1,0 +1,125 @@
+"""Fund data of ETFs by trading day: NAV, on-exchange shares and the closing snapshot's IOPV.
+
+Each is its own TimescaleDB hypertable keyed like ``DailyBar`` (``time`` = the trading date at
+00:00 Asia/Shanghai, one row per instrument and day), with one-year chunks for the same reason
+(a few hundred rows per fund per year). On PostgreSQL and SQLite they are plain tables.
+
+What is *not* stored, because it follows from what is: the premium/discount (``close / NAV −
+1``, from ``DailyBar`` and ``FundNav`` of the same day, see ``prices.fund_queries``) and the net
+creation/redemption flow (``Δshares × unit NAV``). Computing them on read keeps them consistent
+with every revision of a close, a NAV or a share count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import Q
+from timescale.db.models.fields import TimescaleDateTimeField
+
+# NAVs are published to 4 decimals (East Money's DWJZ/LJJZ); room for 10^10.
+NAV = {"max_digits": 14, "decimal_places": 4}
+CHUNK_INTERVAL = "365 days"
+
+
+class FundDayQuerySet(models.QuerySet):
+    def for_instrument(self, instrument_id: int) -> FundDayQuerySet:
+        return self.filter(instrument_id=instrument_id)
+
+    def between(self, start: dt.date | None = None, end: dt.date | None = None) -> FundDayQuerySet:
+        from prices.models import trading_date_to_time
+
+        qs = self
+        if start is not None:
+            qs = qs.filter(time__gte=trading_date_to_time(start))
+        if end is not None:
+            qs = qs.filter(time__lt=trading_date_to_time(end + dt.timedelta(days=1)))
+        return qs
+
+
+class FundDay(models.Model):
+    """What every per-fund, per-day table shares: the instrument and the day."""
+
+    time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
+    instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    objects = FundDayQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def trading_date(self) -> dt.date:
+        from prices.models import time_to_trading_date
+
+        return time_to_trading_date(self.time)
+
+
+class FundNav(FundDay):
+    """A published NAV: unit NAV (jumps at share conversions) and accumulated NAV (does not).
+
+    Cross-border (QDII) funds publish a day or two late, so the newest rows of those funds
+    trail the newest bars; the sync fills them in as they appear and updates revised values.
+    """
+
+    unit_nav = models.DecimalField(**NAV, help_text="单位净值, CNY per share")
+    accumulated_nav = models.DecimalField(
+        **NAV, null=True, blank=True, help_text="累计净值; empty when the host had not filled it yet"
+    )
+
+    class Meta:
+        ordering = ["instrument", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "time"], name="fundnav_instrument_time_uniq"),
+            models.CheckConstraint(condition=Q(unit_nav__gt=0), name="fundnav_unit_positive"),
+        ]
+        indexes = [models.Index(fields=["time"], name="fundnav_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.trading_date} NAV={self.unit_nav}"
+
+
+class FundShares(FundDay):
+    """On-exchange (场内) shares outstanding at the end of a trading day, in shares.
+
+    SSE publishes 万份 (10,000 shares) and SZSE 份; the provider normalises both to shares.
+    These are not the fund's total shares (which include off-exchange holdings).
+    """
+
+    shares = models.BigIntegerField(help_text="On-exchange shares outstanding")
+
+    class Meta:
+        ordering = ["instrument", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "time"], name="fundshares_instrument_time_uniq"),
+            models.CheckConstraint(condition=Q(shares__gte=0), name="fundshares_nonneg"),
+        ]
+        indexes = [models.Index(fields=["time"], name="fundshares_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.trading_date} shares={self.shares}"
+
+
+class FundQuote(FundDay):
+    """The closing snapshot's IOPV and East Money's own premium field, kept from the day we start.
+
+    No host keeps a history of these, so the sync stores them from the list snapshot it
+    already fetches after the close. ``em_premium_pct`` is East Money's ``f402`` as sent:
+    its sign convention is undocumented, which is why our premium is computed from close
+    and NAV instead.
+    """
+
+    iopv = models.DecimalField(**NAV, null=True, blank=True, help_text="East Money f441 at the close")
+    em_premium_pct = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True, help_text="East Money f402 (%), sign undocumented"
+    )
+
+    class Meta:
+        ordering = ["instrument", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "time"], name="fundquote_instrument_time_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.trading_date} IOPV={self.iopv}"
