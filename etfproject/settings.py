@@ -178,6 +178,24 @@ MARKETDATA = {
     "BREAKER_COOLDOWN": env_float("MARKETDATA_BREAKER_COOLDOWN", 300.0),
 }
 
+# --- Fund data (NAV, on-exchange shares, facts, the exchanges' ETF lists) -------------------------
+# A separate phase of the ETF sync, against separate hosts; ``FUNDDATA_SYNC=0`` turns it off.
+# ``{code}`` in a URL is the fund code. Network knobs (timeouts, rate, retries) are MARKETDATA's.
+FUNDDATA = {
+    "ENABLED": env_bool("FUNDDATA_SYNC", True),
+    "NAV_HISTORY_URL": env_str("FUND_NAV_HISTORY_URL", "https://fund.eastmoney.com/pingzhongdata/{code}.js"),
+    "NAV_LATEST_URL": env_str("FUND_NAV_LATEST_URL", "https://fund.eastmoney.com/data/rankhandler.aspx"),
+    "PROFILE_URL": env_str("FUND_PROFILE_URL", "https://fundf10.eastmoney.com/jbgk_{code}.html"),
+    "SSE_FUND_LIST_URL": env_str("SSE_FUND_LIST_URL", "https://query.sse.com.cn/commonSoaQuery.do"),
+    "SSE_SHARES_URL": env_str("SSE_SHARES_URL", "https://query.sse.com.cn/commonQuery.do"),
+    "SZSE_FUND_LIST_URL": env_str("SZSE_FUND_LIST_URL", "https://fund.szse.cn/api/report/ShowReport"),
+    "SZSE_SHARES_URL": env_str("SZSE_SHARES_URL", "https://www.szse.cn/api/report/ShowReport"),
+    # Facts (fees, custodian, ...) change rarely: each fund's profile page is re-read this often.
+    "FACTS_MAX_AGE_DAYS": env_int("FUND_FACTS_MAX_AGE_DAYS", 7),
+    # How far back a shares backfill reads the exchanges' daily reports (0: from each ETF's listing).
+    "SHARES_BACKFILL_DAYS": env_int("FUND_SHARES_BACKFILL_DAYS", 0),
+}
+
 # --- Sync ----------------------------------------------------------------------------------------
 SYNC = {
     # Trading days re-fetched before the last stored bar, to catch provider revisions.

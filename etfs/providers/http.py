@@ -290,8 +290,13 @@ class HostClient:
     def close(self) -> None:
         self.session.close()
 
-    def get(self, url: str, params: Mapping[str, Any], *, parse: Callable[[str], T], symbol: str = "") -> T:
-        """GET ``url`` and return ``parse(body)``, retrying transient failures within the budget."""
+    def get(
+        self, url: str, params: Mapping[str, Any], *, parse: Callable[[Any], T], symbol: str = "", binary: bool = False
+    ) -> T:
+        """GET ``url`` and return ``parse(body)``, retrying transient failures within the budget.
+
+        ``binary`` hands ``parse`` the raw bytes (spreadsheets) instead of decoded text.
+        """
         if not self.breaker.allow():
             raise self._breaker_error(symbol)
         attempts = self.options.max_attempts
@@ -305,7 +310,7 @@ class HostClient:
             self.limiter.acquire()
             count(self.stats, "requests")
             try:
-                result = self._attempt(url, params, parse, symbol)
+                result = self._attempt(url, params, parse, symbol, binary)
             except UnknownInstrument:
                 self.breaker.record_success()
                 raise
@@ -325,7 +330,9 @@ class HostClient:
         logger.warning("%s", error)
         raise error
 
-    def _attempt(self, url: str, params: Mapping[str, Any], parse: Callable[[str], T], symbol: str) -> T:
+    def _attempt(
+        self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, binary: bool = False
+    ) -> T:
         context = {"host": self.host, "symbol": symbol}
         timeout = (self.options.connect_timeout, self.options.read_timeout)
         try:
@@ -352,7 +359,7 @@ class HostClient:
         if not text.strip():
             raise BadPayload("empty body", **context)
         try:
-            return parse(text)
+            return parse(response.content if binary else text)
         except ProviderError as exc:
             raise exc.with_context(**context) from exc
 
@@ -410,8 +417,10 @@ class HostClients:
                 client = self._clients[host] = HostClient(host, self.options, self.stats, headers=self.headers)
             return client
 
-    def get(self, url: str, params: Mapping[str, Any], *, parse: Callable[[str], T], symbol: str = "") -> T:
-        return self.for_url(url).get(url, params, parse=parse, symbol=symbol)
+    def get(
+        self, url: str, params: Mapping[str, Any], *, parse: Callable[[Any], T], symbol: str = "", binary: bool = False
+    ) -> T:
+        return self.for_url(url).get(url, params, parse=parse, symbol=symbol, binary=binary)
 
     def close(self) -> None:
         with self._lock:
