@@ -40,6 +40,14 @@ def _no_screen_cache(settings):
     settings.CACHES = {**settings.CACHES, "screens": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 
+@pytest.fixture(autouse=True)
+def _no_fund_data_phase(settings):
+    """The ETF sync's fund-data phase talks to other hosts: tests about funds turn it on
+    (``fund_settings`` in ``etfs/tests/conftest.py``), so every other test's request counts
+    are the price hosts' alone."""
+    settings.FUNDDATA = {**settings.FUNDDATA, "ENABLED": False}
+
+
 @pytest.fixture
 def db_vendor() -> str:
     """``sqlite`` or ``postgresql`` (TimescaleDB reports ``postgresql`` too)."""

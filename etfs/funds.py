@@ -49,11 +49,11 @@ def category_from_type(fund_type: str, *names: str) -> str:
     """Our category from East Money's fund type (基金类型) and, for commodities, the names.
 
     East Money's taxonomy: ``指数型-股票``, ``指数型-固收``, ``指数型-海外股票``, ``QDII``,
-    ``QDII-商品``, ``商品（不含QDII）``, ``货币型-普通货币``, ... A commodity fund tracking gold
-    (黄金) is ``gold``; any QDII or overseas fund is ``cross_border`` first.
+    ``QDII-商品``, ``商品（不含QDII）`` ("commodity, not QDII"), ``货币型-普通货币``, ... A commodity
+    fund tracking gold (黄金) is ``gold``; any QDII or overseas fund is ``cross_border`` first.
     """
     text = fund_type or ""
-    if "QDII" in text or "海外" in text:
+    if ("QDII" in text and "不含QDII" not in text) or "海外" in text:
         return FundCategory.CROSS_BORDER
     if "货币" in text:
         return FundCategory.MONEY_MARKET
@@ -95,6 +95,9 @@ class FundProfile(models.Model):
     )
     t0 = models.BooleanField(default=False, help_text="Trades T+0 (derived from the category; see etfs.funds.t0_for)")
     facts_fetched_at = models.DateTimeField(null=True, blank=True, help_text="Last refresh from the profile page")
+    shares_since = models.DateField(
+        null=True, blank=True, help_text="First day the exchange's share reports were read for this fund"
+    )
     locked_fields = models.JSONField(default=list, blank=True, help_text="Fields a curator set by hand")
     updated_at = models.DateTimeField(auto_now=True)
 

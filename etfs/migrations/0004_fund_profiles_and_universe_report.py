@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 ('custody_fee', models.DecimalField(blank=True, decimal_places=4, help_text='% per year (托管费率)', max_digits=6, null=True)),
                 ('t0', models.BooleanField(default=False, help_text='Trades T+0 (derived from the category; see etfs.funds.t0_for)')),
                 ('facts_fetched_at', models.DateTimeField(blank=True, help_text='Last refresh from the profile page', null=True)),
+                ('shares_since', models.DateField(blank=True, help_text="First day the exchange's share reports were read for this fund", null=True)),
                 ('locked_fields', models.JSONField(blank=True, default=list, help_text='Fields a curator set by hand')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('instrument', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='fund', to='etfs.instrument')),

@@ -20,8 +20,16 @@ from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import ProviderError, ProviderUnavailable
+from etfs.providers.funds import FundDataProvider
 from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
+from etfs.sync.funds import (
+    EXCHANGE_ONLY,
+    FundSync,
+    apply_universe,
+    fund_sync_enabled,
+    reconcile_universe,
+)
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder, claim_run
@@ -112,12 +120,14 @@ def run_sync(
     run: SyncRun | None = None,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    funds: bool = True,
 ) -> SyncRun:
     """Sync the ``kind`` list and/or daily bars; return the finished SyncRun.
 
     ``now`` is the market time the run acts for (tests inject the simulator's day); a dry run
     fetches the list only, saves nothing and reports what it would do. ``provider`` is a
     provider name, ``None`` for the configured fallback chain, or a provider instance.
+    ``funds`` runs the ETF fund-data phase (``etfs.sync.funds``; also ``FUNDDATA["ENABLED"]``).
     """
     parsed, start_day, end_day = validate_options(
         kind,
@@ -141,6 +151,9 @@ def run_sync(
         "workers": workers,
         "dry_run": dry_run,
     }
+    with_funds = funds and not dry_run and fund_sync_enabled(kind)
+    if with_funds:
+        parameters["funds"] = True
     source, owned = _build_provider(provider)  # an unknown provider name fails here, before the run row
     if not prices_only and not getattr(source, "supports_listing", True):
         if owned:
@@ -158,24 +171,32 @@ def run_sync(
     recorder = RunRecorder(run, dry_run=dry_run)
     before = (source.stats.requests, source.stats.retries)
     job = _SyncJob(kind, source, recorder, parsed, start_day, end_day, full, workers, dry_run, now, progress)
+    if with_funds:
+        job.fund_provider = FundDataProvider()
     try:
         status, message = job.run(list_only=list_only, prices_only=prices_only)
     except ProviderUnavailable as exc:
         status, message = SyncRun.Status.FAILED, f"Stopped early, the provider refuses requests: {exc}"
     except BaseException as exc:
-        _record_stats(recorder, source, before)
+        _record_stats(recorder, source, before, job)
         recorder.finish(SyncRun.Status.FAILED, f"Interrupted: {type(exc).__name__}: {exc}\n{job.summary()}")
         raise
     finally:
         if owned:
             source.close()
-    _record_stats(recorder, source, before)
+        if job.fund_provider is not None:
+            job.fund_provider.close()
+    _record_stats(recorder, source, before, job)
     return recorder.finish(status, f"{message}\n{job.summary()}".strip())
 
 
-def _record_stats(recorder: RunRecorder, source: MarketDataProvider, before: tuple[int, int]) -> None:
-    recorder.run.requests = source.stats.requests - before[0]
-    recorder.run.retries = source.stats.retries - before[1]
+def _record_stats(
+    recorder: RunRecorder, source: MarketDataProvider, before: tuple[int, int], job: _SyncJob | None = None
+) -> None:
+    """The run's requests and retries: the price provider's, plus the fund hosts' when they ran."""
+    funds = job.fund_provider.stats if job is not None and job.fund_provider is not None else None
+    recorder.run.requests = source.stats.requests - before[0] + (funds.requests if funds else 0)
+    recorder.run.retries = source.stats.retries - before[1] + (funds.retries if funds else 0)
 
 
 class _SyncJob:
@@ -211,6 +232,7 @@ class _SyncJob:
         self.quarantine: Quarantine | None = None
         # Instruments whose list row or quote failed validation: skipped this run (recorded).
         self.rejected: set[str] = set()
+        self.fund_provider: FundDataProvider | None = None  # set when the fund-data phase runs
 
     @property
     def run_row(self) -> SyncRun:
@@ -222,9 +244,36 @@ class _SyncJob:
             listings = self.sync_list()
             if listings is None and list_only:
                 return SyncRun.Status.FAILED, "The instrument list could not be synced."
+        refused: ProviderUnavailable | None = None
         if not list_only:
-            self.sync_prices(listings)
+            try:
+                self.sync_prices(_quoted_listings(listings))
+            except ProviderUnavailable as exc:  # the price host refuses: fund hosts may still answer
+                refused = exc
+        if self.fund_provider is not None and not list_only:
+            self.sync_funds(listings)
+        if refused is not None:
+            raise refused
         return self.outcome()
+
+    def sync_funds(self, listings: dict[str, ListingRecord] | None) -> None:
+        """The fund-data phase (``etfs.sync.funds``), after the prices and independent of them."""
+        assert self.fund_provider is not None
+        if self.progress:
+            self.progress("funds", 0, 1)
+        FundSync(
+            self.fund_provider,
+            self.recorder,
+            final_day=self.final_day,
+            now=self.now,
+            full=self.full,
+            workers=self.workers,
+            symbols=[s.canonical for s in self.symbols] if self.symbols else None,
+            listings=listings,
+        ).run()
+        self.recorder.heartbeat(force=True)
+        if self.progress:
+            self.progress("funds", 1, 1)
 
     def sync_list(self) -> dict[str, ListingRecord] | None:
         if self.progress:
@@ -234,6 +283,10 @@ class _SyncJob:
             listings, self.rejected = screen_listings(
                 fetch_listing(self.provider, self.kind), self.kind, today, self.recorder, self.symbols
             )
+            universe = None
+            if self.fund_provider is not None:
+                listings, universe = reconcile_universe(self.fund_provider, listings)
+                self.run_row.fund_report = {**(self.run_row.fund_report or {}), "universe": universe.report()}
             changes = apply_listing(
                 self.kind,
                 {s: r for s, r in listings.items() if s not in self.rejected},
@@ -242,6 +295,8 @@ class _SyncJob:
                 dry_run=self.dry_run,
                 present=self.rejected,
             )
+            if universe is not None:
+                apply_universe(universe, listings)
         except ProviderUnavailable:
             raise
         except (ProviderError, SuspiciousListing) as exc:
@@ -366,6 +421,19 @@ class _SyncJob:
                 f"held for a curator {self.quarantine.held} (quarantine admin), "
                 f"small revisions applied and logged {self.quarantine.revised}"
             )
+        funds = run.fund_report or {}
+        if funds.get("nav") or funds.get("shares") or funds.get("universe"):
+            nav, universe = funds.get("nav", {}), funds.get("universe", {})
+            shares = {
+                key: sum(v.get(key, 0) for v in funds.get("shares", {}).values()) for key in ("inserted", "updated")
+            }
+            lines.append(
+                f"funds: NAV {nav.get('inserted', 0)} inserted, {nav.get('updated', 0)} updated "
+                f"({nav.get('history_requests', 0)} history requests); shares {shares['inserted']} inserted, "
+                f"{shares['updated']} updated; {len(universe.get('only_exchange', []))} ETF(s) only on the exchanges' "
+                f"lists, {len(universe.get('only_eastmoney', []))} only on East Money's; "
+                f"{funds.get('requests', 0)} fund requests"
+            )
         if self.plan is not None:
             lines.append(
                 f"paths: {len(self.plan.snapshot)} snapshot, {len(self.plan.history)} history"
@@ -388,6 +456,14 @@ def refresh_bar_aggregates() -> None:
         return
     if refreshed:
         logger.info("refreshed %s", ", ".join(refreshed))
+
+
+def _quoted_listings(listings: dict[str, ListingRecord] | None) -> dict[str, ListingRecord] | None:
+    """The price provider's own list: ETFs only the exchanges list carry no quote, so their bars
+    come through history requests (an absent quote would otherwise read as "suspended today")."""
+    if listings is None:
+        return None
+    return {s: r for s, r in listings.items() if (r.raw or {}).get("universe") != EXCHANGE_ONLY}
 
 
 def provider_final_day(listings: dict[str, ListingRecord], final_day: dt.date) -> dt.date:

@@ -55,3 +55,14 @@ def provider_settings(settings) -> Callable[..., dict[str, Any]]:
         return settings.MARKETDATA
 
     return point
+
+
+@pytest.fixture
+def fund_settings(settings) -> Callable[..., dict[str, Any]]:
+    """Turn the fund-data phase on against a running simulator: ``fund_settings(sim)``."""
+
+    def point(sim: Simulator, **overrides: Any) -> dict[str, Any]:
+        settings.FUNDDATA = {**settings.FUNDDATA, "ENABLED": True, **sim.fund_urls(), **overrides}
+        return settings.FUNDDATA
+
+    return point

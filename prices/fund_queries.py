@@ -1,0 +1,158 @@
+"""Read paths of the fund data: NAV with close and premium, shares with flow, the latest screen.
+
+Premium and flow are computed here, on read, from what is stored (see ``prices.fund_models``):
+
+- ``premium = close / unit_nav − 1`` for each day with both a bar and a NAV, to six decimals
+  (0.0001 %), rounded half-up. Positive means the ETF traded above its NAV.
+- ``flow = (shares − previous day's shares) × unit_nav`` in CNY, to the cent: the net
+  creation (+) or redemption (−) of that day, valued at that day's NAV; empty on a fund's
+  first shares day and on a day without NAV.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Max
+
+from prices.fund_models import FundNav, FundShares
+from prices.models import DailyBar, time_to_trading_date
+
+PREMIUM_QUANTUM = Decimal("0.000001")
+CENT = Decimal("0.01")
+
+
+def premium(close: Decimal | None, unit_nav: Decimal | None) -> Decimal | None:
+    if close is None or not unit_nav:
+        return None
+    return (close / unit_nav - 1).quantize(PREMIUM_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def flow(shares: int, previous: int | None, unit_nav: Decimal | None) -> Decimal | None:
+    if previous is None or unit_nav is None:
+        return None
+    return ((shares - previous) * unit_nav).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class NavRow:
+    date: dt.date
+    unit_nav: Decimal
+    accumulated_nav: Decimal | None
+    close: Decimal | None
+    premium: Decimal | None
+
+
+@dataclass(frozen=True)
+class SharesRow:
+    date: dt.date
+    shares: int
+    flow: Decimal | None
+
+
+def _closes(instrument_id: int, start: dt.date | None, end: dt.date | None) -> dict[dt.date, Decimal]:
+    bars = DailyBar.objects.for_instrument(instrument_id).between(start, end).values_list("time", "close")
+    return {time_to_trading_date(time): close for time, close in bars}
+
+
+def _navs(instrument_id: int, start: dt.date | None, end: dt.date | None) -> Iterable[tuple]:
+    return (
+        FundNav.objects.for_instrument(instrument_id)
+        .between(start, end)
+        .order_by("time")
+        .values_list("time", "unit_nav", "accumulated_nav")
+    )
+
+
+def nav_rows(instrument_id: int, start: dt.date | None = None, end: dt.date | None = None) -> list[NavRow]:
+    """Every stored NAV of the fund in ``start..end`` with that day's close and premium."""
+    closes = _closes(instrument_id, start, end)
+    rows = []
+    for time, unit, accumulated in _navs(instrument_id, start, end):
+        day = time_to_trading_date(time)
+        close = closes.get(day)
+        rows.append(NavRow(day, unit, accumulated, close, premium(close, unit)))
+    return rows
+
+
+def shares_rows(instrument_id: int, start: dt.date | None = None, end: dt.date | None = None) -> list[SharesRow]:
+    """Every stored shares day in ``start..end`` with its flow (the day before ``start`` is read too)."""
+    stored = FundShares.objects.for_instrument(instrument_id).order_by("time")
+    previous = None
+    if start is not None:
+        before = stored.between(None, start - dt.timedelta(days=1)).order_by("-time").values_list("shares", flat=True)
+        previous = before.first()
+    navs = {time_to_trading_date(t): unit for t, unit, _ in _navs(instrument_id, start, end)}
+    rows = []
+    for time, shares in stored.between(start, end).values_list("time", "shares"):
+        day = time_to_trading_date(time)
+        rows.append(SharesRow(day, shares, flow(shares, previous, navs.get(day))))
+        previous = shares
+    return rows
+
+
+@dataclass(frozen=True)
+class FundLatest:
+    """The latest NAV, premium (with the close of the NAV's day) and shares of a fund."""
+
+    nav_date: dt.date | None
+    unit_nav: Decimal | None
+    premium: Decimal | None
+    shares_date: dt.date | None
+    shares: int | None
+    aum: Decimal | None  # shares × unit NAV, CNY
+
+
+def latest_fund_values(instrument_ids: list[int]) -> dict[int, FundLatest]:
+    """One query per table for a whole screen, however many instruments it shows."""
+    if not instrument_ids:
+        return {}
+    last_nav = dict(
+        FundNav.objects.filter(instrument_id__in=instrument_ids)
+        .values("instrument_id")
+        .annotate(last=Max("time"))
+        .values_list("instrument_id", "last")
+    )
+    last_shares = dict(
+        FundShares.objects.filter(instrument_id__in=instrument_ids)
+        .values("instrument_id")
+        .annotate(last=Max("time"))
+        .values_list("instrument_id", "last")
+    )
+    navs = {
+        iid: unit
+        for iid, time, unit in FundNav.objects.filter(
+            instrument_id__in=list(last_nav), time__in=set(last_nav.values())
+        ).values_list("instrument_id", "time", "unit_nav")
+        if last_nav.get(iid) == time
+    }
+    shares = {
+        iid: count
+        for iid, time, count in FundShares.objects.filter(
+            instrument_id__in=list(last_shares), time__in=set(last_shares.values())
+        ).values_list("instrument_id", "time", "shares")
+        if last_shares.get(iid) == time
+    }
+    closes = {
+        (iid, time): close
+        for iid, time, close in DailyBar.objects.filter(
+            instrument_id__in=list(last_nav), time__in=set(last_nav.values())
+        ).values_list("instrument_id", "time", "close")
+    }
+    result = {}
+    for iid in instrument_ids:
+        nav_time, shares_time = last_nav.get(iid), last_shares.get(iid)
+        unit = navs.get(iid)
+        count = shares.get(iid)
+        result[iid] = FundLatest(
+            nav_date=time_to_trading_date(nav_time) if nav_time else None,
+            unit_nav=unit,
+            premium=premium(closes.get((iid, nav_time)), unit),
+            shares_date=time_to_trading_date(shares_time) if shares_time else None,
+            shares=count,
+            aum=(count * unit).quantize(CENT, rounding=ROUND_HALF_UP) if count is not None and unit else None,
+        )
+    return result
