@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from etfs.api.funds import FundNavView, FundSharesView
 from etfs.api.root import ApiRootView, SchemaView, SwaggerView
 from etfs.api.views import EtfViewSet, HealthView, InstrumentViewSet, SyncRunViewSet, api_not_found
 from prices.api.views import BarsView, CalendarView, InstrumentActionsView, InstrumentBarsView, LatestBarsView
@@ -23,6 +24,8 @@ urlpatterns = [
     path("bars/", BarsView.as_view(), name="bars"),
     path("bars/latest/", LatestBarsView.as_view(), name="bars-latest"),
     path("calendar/", CalendarView.as_view(), name="calendar"),
+    path("etfs/<str:symbol>/nav/", FundNavView.as_view(), name="etf-nav"),
+    path("etfs/<str:symbol>/shares/", FundSharesView.as_view(), name="etf-shares"),
     path("health/", HealthView.as_view(), name="health"),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SwaggerView.as_view(url_name="schema"), name="docs"),

@@ -156,3 +156,17 @@ def latest_fund_values(instrument_ids: list[int]) -> dict[int, FundLatest]:
             aum=(count * unit).quantize(CENT, rounding=ROUND_HALF_UP) if count is not None and unit else None,
         )
     return result
+
+
+SCREEN_FUND_FIELDS = ["unit_nav", "premium", "shares", "aum"]
+
+
+def add_fund_columns(rows: list[dict], instrument_ids: list[int]) -> None:
+    """The ETF screen's extra columns: latest unit NAV, its day's premium, on-exchange shares, AUM."""
+    values = latest_fund_values(instrument_ids)
+    for row, iid in zip(rows, instrument_ids, strict=True):
+        latest = values.get(iid)
+        row["unit_nav"] = latest.unit_nav if latest else None
+        row["premium"] = latest.premium if latest else None
+        row["shares"] = latest.shares if latest else None
+        row["aum"] = latest.aum if latest else None

@@ -100,12 +100,38 @@ class InstrumentViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, viewse
 
 
 class EtfViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The instrument list restricted to ETFs (same filters, search and ordering)."""
+    """The instrument list restricted to ETFs (same filters, search and ordering, plus the fund
+    filters ``category``, ``fund_company`` and ``tracking_index``); the detail adds the fund facts."""
 
     queryset = Instrument.objects.etfs()
     serializer_class = InstrumentSerializer
     permission_classes = [ReadPublicWriteStaff]
     pagination_class = ListPagination
+    lookup_field = "symbol"
+    lookup_value_regex = "[^/]+"
+
+    @property
+    def filterset_class(self):
+        from etfs.api.funds import EtfFilter
+
+        return EtfFilter
+
+    def get_serializer_class(self) -> type[InstrumentSerializer]:
+        from etfs.api.funds import EtfDetailSerializer
+
+        return EtfDetailSerializer if self.action == "retrieve" else InstrumentSerializer
+
+    def get_object(self) -> Instrument:
+        from etfs.api.funds import etf_detail_queryset
+
+        instrument = get_instrument_or_404(etf_detail_queryset(), self.kwargs["symbol"])
+        self.check_object_permissions(self.request, instrument)
+        return instrument
+
+    @extend_schema(parameters=[SYMBOL_PARAMETER])
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        return Response(self.get_serializer(instance).data)
 
 
 class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import factory
 
-from etfs.models import AssetType, Instrument, SyncRun
-from prices.models import DailyBar, trading_date_to_time
+from etfs.models import AssetType, FundProfile, Instrument, SyncRun
+from prices.models import DailyBar, FundNav, FundShares, trading_date_to_time
 
 
 class InstrumentFactory(factory.django.DjangoModelFactory):
@@ -48,6 +48,47 @@ class DailyBarFactory(factory.django.DjangoModelFactory):
     close = Decimal("3.480")
     volume = 123456700
     amount = Decimal("430123456.00")
+
+
+class FundProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FundProfile
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    tracking_index_code = "000300"
+    tracking_index_name = "沪深300指数"
+    fund_company = "华泰柏瑞基金"
+    custodian = "中国工商银行"
+    inception_date = dt.date(2012, 5, 4)
+    category = "equity"
+    management_fee = Decimal("0.15")
+    custody_fee = Decimal("0.05")
+    t0 = False
+
+
+class FundNavFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FundNav
+
+    class Params:
+        day = dt.date(2024, 1, 2)
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    time = factory.LazyAttribute(lambda o: trading_date_to_time(o.day))
+    unit_nav = Decimal("3.4760")
+    accumulated_nav = Decimal("1.8760")
+
+
+class FundSharesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FundShares
+
+    class Params:
+        day = dt.date(2024, 1, 2)
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    time = factory.LazyAttribute(lambda o: trading_date_to_time(o.day))
+    shares = 9_000_000_000
 
 
 class SyncRunFactory(factory.django.DjangoModelFactory):

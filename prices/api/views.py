@@ -49,6 +49,7 @@ from prices.api.serializers import (
     validate_query,
 )
 from prices.api.writers import csv_chunks, csv_line_chunks, json_page, json_page_text, parquet_chunks
+from prices.fund_queries import SCREEN_FUND_FIELDS, add_fund_columns
 from prices.models import CorporateAction
 from prices.queries import (
     SectionInstrument,
@@ -356,7 +357,8 @@ class LatestBarsView(InstrumentFilteringMixin, FormatsMixin, ListAPIView):
     extra_query_params = ("bom",)
 
     def get_renderer_context(self) -> dict[str, Any]:
-        return {**super().get_renderer_context(), "csv_header": LATEST_FIELDS}
+        extra = SCREEN_FUND_FIELDS if _etf_screen(self.request) else []
+        return {**super().get_renderer_context(), "csv_header": [*LATEST_FIELDS, *extra]}
 
     @extend_schema(
         responses={
@@ -379,10 +381,12 @@ class LatestBarsView(InstrumentFilteringMixin, FormatsMixin, ListAPIView):
         key = "latest-bars:" + hashlib.sha256(version.encode()).hexdigest()
         rows = cache.get(key)
         if rows is None:
+            pairs = latest_bars(self.filter_queryset(self.get_queryset()))
             rows = [
-                {"symbol": instrument.symbol, "name": instrument.name, **bar.as_dict()}
-                for instrument, bar in latest_bars(self.filter_queryset(self.get_queryset()))
+                {"symbol": instrument.symbol, "name": instrument.name, **bar.as_dict()} for instrument, bar in pairs
             ]
+            if _etf_screen(request):  # the ETF screen adds latest unit NAV, premium, shares and AUM
+                add_fund_columns(rows, [inst.pk for inst, _ in pairs])
             cache.set(key, rows)
         return Response(rows)
 
@@ -411,3 +415,7 @@ class CalendarView(StrictQueryParamsMixin, APIView):
         start, end = params["start"], params["end"]
         days = calendar.trading_days(start, end)
         return Response(CalendarSerializer({"start": start, "end": end, "count": len(days), "trading_days": days}).data)
+
+
+def _etf_screen(request: Request) -> bool:
+    return str(request.query_params.get("is_etf", "")).strip().lower() == "true"
