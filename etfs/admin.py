@@ -19,7 +19,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from etfs.charts import RANGES, load_price_series, normalise_adjust, normalise_range, render_price_chart
-from etfs.models import AssetType, Instrument, SyncRun
+from etfs.fund_admin import (
+    FundCategoryFilter,
+    FundCompanyFilter,
+    FundProfileInline,
+    TrackingIndexFilter,
+    fund_report_html,
+    lock_edited_facts,
+)
+from etfs.fund_charts import load_fund_chart_data, render_nav_chart, render_shares_chart
+from etfs.models import AssetType, FundProfile, Instrument, SyncRun
 from etfs.names import normalise_search_term
 from etfs.symbols import parse_symbol
 from prices.adjustments import ADJUSTS
@@ -98,7 +107,15 @@ class InstrumentAdmin(admin.ModelAdmin):
         "bar_count",
     )
     list_display_links = ("symbol", "name")
-    list_filter = (("is_etf", IsEtfFilter), "exchange", "is_active", "asset_type")
+    list_filter = (
+        ("is_etf", IsEtfFilter),
+        "exchange",
+        "is_active",
+        "asset_type",
+        FundCategoryFilter,
+        FundCompanyFilter,
+        TrackingIndexFilter,
+    )
     search_fields = ("code", "symbol", "name", "search_name", "name_initials")
     search_help_text = (
         "Code, symbol in any form (510300, sh510300, 510300.XSHG), part of the name (full-width or not, "
@@ -168,6 +185,17 @@ class InstrumentAdmin(admin.ModelAdmin):
     def bar_count(self, obj: Instrument) -> int:
         return getattr(obj, "bars_stored", None) or 0
 
+    def get_inlines(self, request: HttpRequest, obj: Instrument | None) -> list:
+        """The fund facts, on ETFs whose facts exist (the ETF sync creates them)."""
+        if obj is None or not obj.is_etf or not FundProfile.objects.filter(instrument=obj).exists():
+            return []
+        return [FundProfileInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is FundProfileInline.model:
+            lock_edited_facts(formset)
+        super().save_formset(request, form, formset, change)
+
     def save_model(self, request: HttpRequest, obj: Instrument, form: Any, change: bool) -> None:
         """Lock every curatable field the curator changed, so the next sync keeps their value."""
         edited = [name for name in form.changed_data if name in Instrument.CURATABLE_FIELDS]
@@ -195,7 +223,21 @@ class InstrumentAdmin(admin.ModelAdmin):
 
         recent = DailyBar.objects.filter(instrument_id=instrument.pk).order_by("-time")[:RECENT_BARS]
         api_root = f"{get_script_prefix()}api/instruments/{instrument.symbol}/"
+        fund: dict[str, Any] = {}
+        if instrument.is_etf:
+            data = load_fund_chart_data(instrument, range_key=range_key)
+            etf_root = f"{get_script_prefix()}api/etfs/{instrument.symbol}/"
+            fund = {
+                "nav_chart_svg": render_nav_chart(data),
+                "shares_chart_svg": render_shares_chart(data),
+                "fund_api_links": [
+                    ("fund facts", etf_root),
+                    ("NAV", f"{etf_root}nav/"),
+                    ("shares", f"{etf_root}shares/"),
+                ],
+            }
         return {
+            **fund,
             "chart_svg": render_price_chart(series),
             "chart_series": series,
             "chart_ranges": [(key, link(range=key), key == range_key) for key in RANGES],
@@ -287,6 +329,7 @@ class SyncRunAdmin(admin.ModelAdmin):
             },
         ),
         ("Errors per instrument", {"fields": ("errors_table",)}),
+        ("Fund data (ETF universe, NAV, shares)", {"fields": ("fund_report_display",)}),
     )
     readonly_fields = (
         "kind",
@@ -301,7 +344,12 @@ class SyncRunAdmin(admin.ModelAdmin):
         "duration_display",
         *SyncRun.COUNTERS,
         "errors_table",
+        "fund_report_display",
     )
+
+    @admin.display(description="fund data")
+    def fund_report_display(self, obj: SyncRun) -> str:
+        return fund_report_html(obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are created by the sync, never by hand

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from etfs.calendar import last_final_trading_day, trading_days
 from etfs.models import Instrument, SyncRun
+from prices.fund_queries import largest_flows, widest_premiums
 from prices.models import DailyBar, QuarantinedBar, time_to_trading_date
 
 GAPS_SHOWN = 20
@@ -72,6 +73,10 @@ class LandingSummary:
     instruments_with_gaps: int = 0
     held: list[QuarantinedBar] = field(default_factory=list)  # the newest pending, for the page
     held_count: int = 0
+    premium_date: dt.date | None = None
+    widest_premiums: list = field(default_factory=list)  # prices.fund_queries.Mover
+    flow_date: dt.date | None = None
+    largest_flows: list = field(default_factory=list)
 
     @property
     def is_fresh(self) -> bool:
@@ -165,6 +170,8 @@ def build_landing_summary(now: dt.datetime) -> LandingSummary:
     summary.syncs = sync_overview()
     summary.gaps, summary.instruments_with_gaps = cached_gaps(summary.latest_bar_date)
     summary.held, summary.held_count = held_bars()
+    summary.premium_date, summary.widest_premiums = widest_premiums()
+    summary.flow_date, summary.largest_flows = largest_flows()
     return summary
 
 

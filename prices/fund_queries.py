@@ -170,3 +170,62 @@ def add_fund_columns(rows: list[dict], instrument_ids: list[int]) -> None:
         row["premium"] = latest.premium if latest else None
         row["shares"] = latest.shares if latest else None
         row["aum"] = latest.aum if latest else None
+
+
+@dataclass(frozen=True)
+class Mover:
+    """An ETF on the landing page's fund lists: its premium or its flow on the last day."""
+
+    symbol: str
+    name: str
+    value: Decimal  # premium (fraction) or flow (CNY)
+    unit_nav: Decimal
+
+    @property
+    def percent(self) -> Decimal:
+        return (self.value * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _last_day(model: type) -> dt.date | None:
+    last = model.objects.aggregate(last=Max("time"))["last"]
+    return time_to_trading_date(last) if last else None
+
+
+def widest_premiums(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
+    """The ETFs furthest from their NAV (either side) on the last day with NAVs."""
+    from prices.models import trading_date_to_time
+
+    day = _last_day(FundNav)
+    if day is None:
+        return None, []
+    time = trading_date_to_time(day)
+    navs = dict(FundNav.objects.filter(time=time).values_list("instrument_id", "unit_nav"))
+    closes = DailyBar.objects.filter(time=time, instrument_id__in=list(navs)).values_list(
+        "instrument_id", "instrument__symbol", "instrument__name", "close"
+    )
+    movers = [Mover(symbol, name, premium(close, navs[iid]), navs[iid]) for iid, symbol, name, close in closes]
+    movers.sort(key=lambda m: abs(m.value), reverse=True)
+    return day, movers[:limit]
+
+
+def largest_flows(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
+    """The largest net creations or redemptions (by absolute CNY) on the last day with shares."""
+    from etfs.calendar import previous_trading_day
+    from prices.models import trading_date_to_time
+
+    day = _last_day(FundShares)
+    if day is None:
+        return None, []
+    time, before = trading_date_to_time(day), trading_date_to_time(previous_trading_day(day))
+    today = FundShares.objects.filter(time=time).values_list(
+        "instrument_id", "instrument__symbol", "instrument__name", "shares"
+    )
+    previous = dict(FundShares.objects.filter(time=before).values_list("instrument_id", "shares"))
+    navs = dict(FundNav.objects.filter(time=time).values_list("instrument_id", "unit_nav"))
+    movers = []
+    for iid, symbol, name, shares in today:
+        value = flow(shares, previous.get(iid), navs.get(iid))
+        if value is not None:
+            movers.append(Mover(symbol, name, value, navs[iid]))
+    movers.sort(key=lambda m: abs(m.value), reverse=True)
+    return day, movers[:limit]
