@@ -51,6 +51,7 @@ def demo_env(sim: Simulator) -> dict[str, str]:
             "EASTMONEY_LIST_URL": sim.list_url,
             "EASTMONEY_KLINE_URL": sim.kline_url,
             "TENCENT_KLINE_URL": sim.tencent_url,
+            **sim.fund_env(),  # NAV, shares, fund facts and the exchanges' ETF lists
             # Our own simulator: no need for the 1 request/s politeness East Money requires.
             "MARKETDATA_RATE_LIMIT": "200",
             "MARKETDATA_BACKOFF_BASE": "0.05",
@@ -79,7 +80,7 @@ def main() -> int:
     from etfs.simulator.market import SimConfig
     from etfs.simulator.server import run_simulator
 
-    config = SimConfig(n_etfs=args.etfs, n_stocks=args.stocks, years=args.years, seed=args.seed)
+    config = SimConfig(n_etfs=args.etfs, n_stocks=args.stocks, years=args.years, seed=args.seed, exchange_only_etfs=4)
     with run_simulator(config, port=args.sim_port) as sim:
         env = demo_env(sim)
         print(f"Simulator: {sim.base_url} (today {sim.today}, {args.etfs} ETFs, {args.stocks} stocks)", flush=True)

@@ -40,6 +40,16 @@ logger = logging.getLogger(__name__)
 LIST_PATH = "/api/qt/clist/get"
 KLINE_PATH = "/api/qt/stock/kline/get"
 TENCENT_PATHS = ("/appstock/app/fqkline/get", "/appstock/app/newfqkline/get")
+# settings.FUNDDATA key -> the environment variable that sets it (etfproject/settings.py).
+FUND_ENV = {
+    "NAV_HISTORY_URL": "FUND_NAV_HISTORY_URL",
+    "NAV_LATEST_URL": "FUND_NAV_LATEST_URL",
+    "PROFILE_URL": "FUND_PROFILE_URL",
+    "SSE_FUND_LIST_URL": "SSE_FUND_LIST_URL",
+    "SSE_SHARES_URL": "SSE_SHARES_URL",
+    "SZSE_FUND_LIST_URL": "SZSE_FUND_LIST_URL",
+    "SZSE_SHARES_URL": "SZSE_SHARES_URL",
+}
 HTML_ERROR = (
     "<!DOCTYPE html><html><head><title>{status}</title></head><body><h1>{status}</h1><p>{text}</p></body></html>"
 )
@@ -120,6 +130,10 @@ class Simulator:
     @property
     def tencent_url(self) -> str:
         return self.base_url + TENCENT_PATHS[0]
+
+    def fund_env(self) -> dict[str, str]:
+        """The environment variables that point ``settings.FUNDDATA`` here."""
+        return {FUND_ENV[key]: url for key, url in self.fund_urls().items()}
 
     def fund_urls(self) -> dict[str, str]:
         """The fund hosts' URLs, keyed as ``settings.FUNDDATA`` names them."""

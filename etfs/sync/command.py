@@ -52,6 +52,12 @@ class SyncCommand(BaseCommand):
             help="compare our qfq/hfq with the provider's for the instruments (--symbols, default all active), "
             "repair the corporate actions, report what changed (3 requests per instrument; no bars written)",
         )
+        if self.kind == SyncRun.Kind.ETFS:
+            parser.add_argument(
+                "--no-funds",
+                action="store_true",
+                help="skip the fund data (NAV, shares, facts, the exchanges' ETF lists)",
+            )
         # Market time to act for; tests and replays against the simulator set it.
         parser.add_argument("--now", help=argparse.SUPPRESS)
 
@@ -78,6 +84,7 @@ class SyncCommand(BaseCommand):
                     triggered_by="manage.py",
                     now=now,
                     progress=progress,
+                    funds=not options.get("no_funds", False),
                 )
             except SyncOptionError as exc:
                 raise CommandError(str(exc), returncode=2) from None

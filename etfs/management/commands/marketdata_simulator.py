@@ -50,6 +50,12 @@ class Command(BaseCommand):
             help=f"comma list of lies to tell (etfs/simulator/poison.py): {', '.join(POISONS)}",
         )
         parser.add_argument("--poison-symbol", default="", help="the poisoned instrument (default: the first ETF)")
+        parser.add_argument(
+            "--exchange-only-etfs",
+            type=int,
+            default=0,
+            help="ETFs only SSE/SZSE list, missing from East Money's boards (up to 4: gold, bond, commodity, money)",
+        )
 
     def handle(self, *args, **options) -> None:
         config = SimConfig(
@@ -66,6 +72,7 @@ class Command(BaseCommand):
             rps_limit=options["rps_limit"],
             poison=options["poison"],
             poison_symbol=options["poison_symbol"],
+            exchange_only_etfs=options["exchange_only_etfs"],
         )
         if options["today"] is not None:
             config.today = options["today"]
@@ -82,6 +89,8 @@ class Command(BaseCommand):
         self.stdout.write(f"export EASTMONEY_LIST_URL={sim.list_url}")
         self.stdout.write(f"export EASTMONEY_KLINE_URL={sim.kline_url}")
         self.stdout.write(f"export TENCENT_KLINE_URL={sim.tencent_url}")
+        for name, url in sim.fund_env().items():  # the fund hosts (NAV, shares, facts, exchange lists)
+            self.stdout.write(f"export {name}={url}")
         self.stdout.write("Press Ctrl-C to stop.")
         try:
             wait_for_interrupt()
