@@ -235,12 +235,7 @@ def _sse_shares(funds: SimFunds, query: dict[str, str]) -> str:
         day = None
     rows = []
     if day is not None and is_trading_day(day) and day <= funds.market.today:
-        for inst in funds.etfs():
-            if inst.symbol.exchange != "SH":
-                continue
-            shares = dict(funds.shares(inst.symbol)).get(day)
-            if shares is None:
-                continue
+        for inst, shares in funds.shares_on(day, "SH"):
             rows.append(
                 {
                     "NUM": str(len(rows) + 1),

@@ -153,6 +153,20 @@ class SimFunds:
         inst = self.market.instrument(symbol)
         return list(self._cached(("shares", inst.symbol), lambda: self._shares(inst)))
 
+    def shares_on(self, day: dt.date, exchange: str) -> list[tuple[SimInstrument, int]]:
+        """Every ``exchange`` ETF's shares on ``day`` (an index built once per today: the SSE
+        endpoint answers one day per request, for hundreds of days in a backfill)."""
+
+        def index() -> dict[dt.date, list[tuple[SimInstrument, int]]]:
+            by_day: dict[dt.date, list[tuple[SimInstrument, int]]] = {}
+            for inst in self.etfs():
+                if inst.symbol.exchange == exchange:
+                    for when, shares in self.shares(inst.symbol):
+                        by_day.setdefault(when, []).append((inst, shares))
+            return by_day
+
+        return list(self._cached(("shares_on", exchange), index).get(day, []))
+
     def revise_nav(self, symbol: Symbol | str, day: dt.date, unit_nav: Decimal | str) -> None:
         """Change a published unit NAV, as fund companies sometimes correct one."""
         inst = self.market.instrument(symbol)

@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Max, Min
 
 from etfs.calendar import previous_trading_day, shift_trading_days, trading_days
@@ -100,8 +100,7 @@ def upsert_days(
     for (iid, day), values in rows.items():
         obj = existing.get((iid, day))
         if obj is None:
-            values_by_name = dict(zip(fields, values, strict=True))
-            new.append(model(instrument_id=iid, time=trading_date_to_time(day), **values_by_name))
+            new.append((iid, trading_date_to_time(day), *values))
         elif any(getattr(obj, name) != value for name, value in zip(fields, values, strict=True)):
             for name, value in zip(fields, values, strict=True):
                 setattr(obj, name, value)
@@ -109,11 +108,49 @@ def upsert_days(
         else:
             counts.unchanged += 1
     with transaction.atomic():
-        model.objects.bulk_create(new, batch_size=2000)
+        insert_rows(model, fields, new)
         if changed:
             model.objects.bulk_update(changed, list(fields), batch_size=500)
     counts.inserted, counts.updated = len(new), len(changed)
     return counts
+
+
+def insert_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """``INSERT`` ``(instrument_id, time, *fields)`` rows in a few statements, without model objects.
+
+    A backfill writes millions of NAV and shares rows; ``bulk_create`` spent most of its time
+    building and compiling model instances. PostgreSQL gets multi-row ``VALUES`` pages
+    (``execute_values``), SQLite one ``executemany``; values are adapted as the ORM adapts them.
+    """
+    if not rows:
+        return
+    ops = connection.ops
+    columns = ["instrument_id", "time", *(model._meta.get_field(name).column for name in fields)]
+    decimals = {
+        index + 2: (field.max_digits, field.decimal_places)
+        for index, field in enumerate(model._meta.get_field(name) for name in fields)
+        if isinstance(field, models.DecimalField)
+    }
+
+    def adapt(row: tuple) -> tuple:
+        values = list(row)
+        values[1] = ops.adapt_datetimefield_value(values[1])
+        for index, (digits, places) in decimals.items():
+            values[index] = ops.adapt_decimalfield_value(values[index], digits, places)
+        return tuple(values)
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            from psycopg2.extras import execute_values
+
+            execute_values(
+                cursor.cursor, f"INSERT INTO {table} ({names}) VALUES %s", [adapt(r) for r in rows], page_size=5000
+            )
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", [adapt(r) for r in rows])
 
 
 # --- universe -------------------------------------------------------------------------------------
@@ -391,9 +428,13 @@ class FundSync:
         return {**counts.as_dict(), "requests": requests, "from": start.isoformat(), "read_to": str(read_to or "")}
 
     def _share_reports(self, exchange: str, start: dt.date) -> Iterable[list[SharesRecord]]:
-        if exchange == "SH":
-            for day in trading_days(start, self.final_day):
-                yield self.provider.sse_shares(day)
+        if exchange == "SH":  # one request per day: fetched on the pool, in date order
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sse-shares") as pool:
+                answers = pool.map(self.provider.sse_shares, trading_days(start, self.final_day))
+                try:
+                    yield from answers
+                finally:
+                    answers.close()  # on an error, cancels the days not yet asked for
             return
         window_start = start
         while window_start <= self.final_day:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal as D
 
 import pytest
 
@@ -231,6 +232,18 @@ def test_daily_update_of_nav_and_shares_takes_at_most_ten_requests(sim):
     requests = fund_requests(sim, before)
     assert run.fund_report["nav"]["history_requests"] == 0
     assert len(requests) <= 10, [r.path for r in requests]
+
+
+def test_a_share_conversion_moves_unit_nav_and_not_accumulated_nav(sim):
+    sync(sim)
+    split = next(i for i in sim.funds.listed_etfs() if any(a.split_ratio != 1 for a in i.actions))
+    action = next(a for a in split.actions if a.split_ratio != 1)
+    navs = stored_navs(split.symbol.canonical)
+    at = next(k for k, row in enumerate(navs) if row[0] == action.ex_date)
+    (_, unit_before, acc_before), (_, unit_after, acc_after) = navs[at - 1], navs[at]
+
+    assert abs(unit_after / unit_before - 1 / action.split_ratio) < D("0.1") / action.split_ratio
+    assert abs(acc_after / acc_before - 1) < D("0.05")
 
 
 def test_a_revised_nav_is_updated(sim):
