@@ -90,7 +90,8 @@ class Bench:
     # ---- helpers -------------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
-        env.update({"DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING"})
+        # FUNDDATA_SYNC=0: these figures are the price path's; bench/funds.py times the fund phase.
+        env.update({"DATABASE_URL": self.database_url, "LOG_LEVEL": "WARNING", "FUNDDATA_SYNC": "0"})
         env.update(extra)
         return env
 
