@@ -235,7 +235,8 @@ class BarRevision(models.Model):
         return f"{self.instrument_id} {self.day} revised"
 
 
-from prices.fund_models import FundNav, FundQuote, FundShares  # noqa: E402  (one app, two modules)
-
-# The fund tables live in their own module; importing them here registers them with this app.
-__all__ = ["FundNav", "FundQuote", "FundShares"]
+# The fund tables live in their own module; importing them here registers them with this app
+# (the aliases mark them as re-exported: ``from prices.models import FundNav`` works).
+from prices.fund_models import FundNav as FundNav  # noqa: E402
+from prices.fund_models import FundQuote as FundQuote  # noqa: E402
+from prices.fund_models import FundShares as FundShares  # noqa: E402
