@@ -54,12 +54,13 @@ ETFS: list[tuple[str, str, str, str, str]] = [
 
 # ETFs East Money's ETF boards missed in 2024 (AKShare #4616: gold, commodity-futures and bond
 # ETFs) but SSE's and SZSE's own fund lists carry: the simulator lists them on the exchanges
-# only (empty board), so a sync that trusts East Money alone never sees them.
+# only (empty board), so a sync that trusts East Money alone never sees them. Names and price
+# levels are real rows of the same Sina ETF list (January 2026), where all four are present.
 EXCHANGE_ONLY_ETFS: list[tuple[str, str, str, str, str]] = [
-    ("159934", "SZ", "黄金ETF易方达", "5.612", ""),
-    ("511260", "SH", "十年国债ETF", "121.350", ""),
-    ("159985", "SZ", "豆粕ETF", "2.010", ""),
-    ("511880", "SH", "银华日利ETF", "100.512", ""),
+    ("159934", "SZ", "黄金ETF易方达", "9.984", ""),
+    ("511260", "SH", "十年国债ETF", "133.851", ""),
+    ("159985", "SZ", "豆粕ETF", "1.983", ""),
+    ("511880", "SH", "银华日利ETF", "100.073", ""),
 ]
 
 # (code, exchange, name, price level)
