@@ -146,6 +146,18 @@ def test_facts_equal_the_simulator_truth(sim):
         assert stored == truth, symbol
 
 
+def test_facts_are_read_again_only_once_a_week(sim):
+    sync(sim)
+    sim.set_today(next_trading_day(TODAY))
+    next_day = sync(sim)
+    sim.set_today(next_trading_day(TODAY + dt.timedelta(days=7)))  # the first trading day a week on
+
+    refreshed = sync(sim)
+
+    assert next_day.fund_report["facts"]["refreshed"] == 0
+    assert refreshed.fund_report["facts"]["refreshed"] == len(etf_symbols(sim))
+
+
 def test_tracking_index_code_and_listing_date_come_from_the_exchange_lists(sim):
     sync(sim)
 
