@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('etfs', '0004_fund_profiles_and_universe_report'),
-        ('prices', '0005_hold_invalid_stored_bars'),
+        ('prices', '0006_corporateaction_source_evidence'),
     ]
 
     operations = [
