@@ -201,12 +201,14 @@ class SimFunds:
         navs: list[SimNav] = []
         close = inst.start_price
         for day in self._nav_days(inst):
+            action = ex_days.get(day)
+            if action is not None and day not in bars:  # an ex-day without a trade: NAV converts anyway
+                close = (close - action.cash) / action.split_ratio
             close = bars.get(day, close)
             rng = random.Random(f"{self.market.seed}/{inst.symbol.code}/nav/{day.isoformat()}")
             premium = Decimal(str(round(rng.uniform(-spread, spread), 6)))
             unit = self._nav_revisions.get((inst.symbol, day)) or round_half_up(close / (1 + premium), 4)
             accumulated = hfq_price(unit, day, actions, 4)
-            action = ex_days.get(day)
             note = ""
             if action is not None and action.split_ratio != 1:
                 note = f"拆分：每份基金份额分拆{action.split_ratio}份"
