@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('etfs', '0004_fund_profiles_and_universe_report'),
+        ('etfs', '0005_fund_profiles_and_universe_report'),
         ('prices', '0006_corporateaction_source_evidence'),
     ]
 

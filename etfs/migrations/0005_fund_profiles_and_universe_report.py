@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('etfs', '0003_sync_schedules'),
+        ('etfs', '0004_instrument_search_name'),
     ]
 
     operations = [
