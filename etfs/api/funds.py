@@ -25,10 +25,10 @@ from etfs.api.serializers import InstrumentDetailSerializer
 from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.funds import FundCategory
 from etfs.models import Instrument
-from prices.api.serializers import FORMATS
+from prices.api.renderers import PARQUET_MEDIA_TYPE
+from prices.api.serializers import FORMATS, FlexibleDateField
 from prices.api.views import ERRORS, FormatsMixin
 from prices.fund_queries import nav_rows, shares_rows
-from prices.queries import MAX_DATE, MIN_DATE
 
 FACT_FIELDS = [
     "tracking_index_code",
@@ -151,17 +151,13 @@ def etf_detail_queryset() -> QuerySet[Instrument]:
 
 
 class FundRangeSerializer(serializers.Serializer):
-    """``start``/``end`` (inclusive, YYYY-MM-DD) and ``format`` of the NAV and shares lists."""
+    """``start``/``end`` (inclusive; YYYY-MM-DD or YYYYMMDD, as the bars take) and ``format``."""
 
-    start = serializers.DateField(required=False, input_formats=DATE_FORMAT, help_text="First date (inclusive)")
-    end = serializers.DateField(required=False, input_formats=DATE_FORMAT, help_text="Last date (inclusive)")
+    start = FlexibleDateField(required=False, help_text="First date (inclusive)")
+    end = FlexibleDateField(required=False, help_text="Last date (inclusive)")
     format = serializers.ChoiceField(choices=FORMATS, default="json", help_text="json, csv or parquet")
 
     def validate(self, attrs: dict) -> dict:
-        for name in ("start", "end"):
-            value = attrs.get(name)
-            if value is not None and not MIN_DATE <= value <= MAX_DATE:
-                raise serializers.ValidationError({name: [f"Date must be between {MIN_DATE} and {MAX_DATE}."]})
         start, end = attrs.get("start"), attrs.get("end")
         if start and end and start > end:
             raise serializers.ValidationError({"start": [f"start {start} is after end {end}."]})
@@ -188,7 +184,6 @@ class _FundRowsView(APIView):
     """One ETF's daily fund rows in ``start..end``, as JSON or CSV."""
 
     permission_classes = [ReadPublicWriteStaff]
-    query_serializers = (FundRangeSerializer,)
     fields: list[str] = []
     row_serializer: type[serializers.Serializer] = serializers.Serializer
 
@@ -215,6 +210,7 @@ class _FundRowsView(APIView):
 class FundNavView(FormatsMixin, _FundRowsView):
     """Daily NAV of one ETF with that day's close and the premium/discount to NAV."""
 
+    query_serializers = (FundRangeSerializer,)  # FormatsMixin, first in the MRO, declares none
     fields = NAV_FIELDS
     row_serializer = NavRowSerializer
     kind = "nav"
@@ -227,6 +223,7 @@ class FundNavView(FormatsMixin, _FundRowsView):
         responses={
             (200, "application/json"): NavRowSerializer(many=True),
             (200, "text/csv"): OpenApiTypes.STR,
+            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
             **ERRORS,
         },
     )
@@ -237,6 +234,7 @@ class FundNavView(FormatsMixin, _FundRowsView):
 class FundSharesView(FormatsMixin, _FundRowsView):
     """Daily on-exchange shares of one ETF with the net creation/redemption flow."""
 
+    query_serializers = (FundRangeSerializer,)
     fields = SHARES_FIELDS
     row_serializer = SharesRowSerializer
     kind = "shares"
@@ -249,6 +247,7 @@ class FundSharesView(FormatsMixin, _FundRowsView):
         responses={
             (200, "application/json"): SharesRowSerializer(many=True),
             (200, "text/csv"): OpenApiTypes.STR,
+            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
             **ERRORS,
         },
     )
