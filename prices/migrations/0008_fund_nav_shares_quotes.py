@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('etfs', '0005_fund_profiles_and_universe_report'),
-        ('prices', '0006_corporateaction_source_evidence'),
+        ('prices', '0007_timescale_compression_and_aggregates'),
     ]
 
     operations = [
