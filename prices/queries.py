@@ -550,8 +550,8 @@ def _merge_segments(rows: Sequence[Sequence[Any]], adjuster: PriceAdjuster) -> l
             bar = Bar(
                 bar.date,
                 first.open,
-                max(first.high, bar.high),
-                min(first.low, bar.low),
+                None if first.high is None or bar.high is None else max(first.high, bar.high),
+                None if first.low is None or bar.low is None else min(first.low, bar.low),
                 bar.close,
                 first.volume + bar.volume,
                 None if first.amount is None or bar.amount is None else first.amount + bar.amount,

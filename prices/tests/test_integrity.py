@@ -15,7 +15,7 @@ from django.db import connection
 from etfs.sync import quarantine
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
 from prices.integrity import hold_invalid_bars
-from prices.models import BarRevision, DailyBar, QuarantinedBar
+from prices.models import BarRevision, CorporateAction, DailyBar, QuarantinedBar, trading_date_to_time
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +121,25 @@ def test_admin_pages_of_an_instrument_with_a_stored_nan_answer(admin_client):
     hold_invalid_bars(DailyBar, QuarantinedBar)
 
     assert [admin_client.get(page).status_code for page in pages] == [200, 200, 200, 200]
+
+
+@pytest.mark.postgres
+def test_a_stored_nan_high_in_a_week_with_an_ex_day_is_served_as_null(client):
+    """The week's rows before and after the ex-day are adjusted apart, then merged: an unknown
+    high on either side makes the week's high unknown (it was a TypeError, a 500)."""
+    instrument = InstrumentFactory()
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 2))
+    DailyBarFactory(instrument=instrument, day=dt.date(2024, 1, 3))
+    CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 3), cash=Decimal("0.100"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DailyBar._meta.db_table} SET high = 'NaN'::numeric WHERE instrument_id = %s AND time = %s",
+            [instrument.pk, trading_date_to_time(dt.date(2024, 1, 2))],
+        )
+
+    weekly = client.get(f"/api/instruments/{instrument.symbol}/bars/?interval=1w&adjust=qfq")
+
+    assert weekly.status_code == 200
+    [week] = weekly.json()["results"]
+    assert week["high"] is None
+    assert week["low"] is not None
