@@ -32,6 +32,7 @@ demo: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) tools/run_tests.py
 
@@ -39,7 +40,7 @@ test-sqlite: install
 	$(PY) tools/run_tests.py --tiers sqlite
 
 lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy
 
 bench-install: install
 	$(PY) -m pip install -q -r requirements-bench.txt

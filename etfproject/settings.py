@@ -6,6 +6,7 @@ Every variable read here is listed with its default in the README's configuratio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -99,7 +100,7 @@ if DATABASE_URL:
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": SQLITE_PATH,
+        "NAME": str(SQLITE_PATH),
         # SQLite has one writer: wait for it instead of failing with "database is locked".
         "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
     }
@@ -158,7 +159,7 @@ LOGGING = {
 
 # --- Market-data providers ----------------------------------------------------------------------
 # Every host URL is overridable so the same code runs against the real hosts and our simulator.
-MARKETDATA = {
+MARKETDATA: dict[str, Any] = {
     "EASTMONEY_LIST_URL": env_str("EASTMONEY_LIST_URL", "https://push2.eastmoney.com/api/qt/clist/get"),
     "EASTMONEY_KLINE_URL": env_str("EASTMONEY_KLINE_URL", "https://push2his.eastmoney.com/api/qt/stock/kline/get"),
     "TENCENT_KLINE_URL": env_str("TENCENT_KLINE_URL", "https://web.ifzq.gtimg.cn/appstock/app/fqkline/get"),
@@ -197,7 +198,7 @@ FUNDDATA = {
 }
 
 # --- Sync ----------------------------------------------------------------------------------------
-SYNC = {
+SYNC: dict[str, Any] = {
     # Trading days re-fetched before the last stored bar, to catch provider revisions.
     "OVERLAP_DAYS": env_int("SYNC_OVERLAP_DAYS", 3),
     "BATCH_SIZE": env_int("SYNC_BATCH_SIZE", 5000),
@@ -223,7 +224,7 @@ CACHES = {
 
 # --- REST API -------------------------------------------------------------------------------------
 API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", False)
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

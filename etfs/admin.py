@@ -36,7 +36,7 @@ from prices.models import DailyBar, time_to_trading_date
 
 RECENT_BARS = 10
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     SyncRun.Status.QUEUED: "#6c757d",
     SyncRun.Status.RUNNING: "#1f6feb",
     SyncRun.Status.SUCCESS: "#1a7f37",
@@ -216,7 +216,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         range_key = normalise_range(request.GET.get("range"))
         adjust = normalise_adjust(request.GET.get("adjust"))
         series = load_price_series(instrument, range_key=range_key, adjust=adjust)
-        keep = {k: v for k, v in request.GET.items() if k not in {"range", "adjust"}}
+        keep = {k: str(v) for k, v in request.GET.items() if k not in {"range", "adjust"}}
 
         def link(**changes: str) -> str:
             return "?" + urlencode({**keep, "range": range_key, "adjust": adjust, **changes})

@@ -220,7 +220,8 @@ def _volume_panel(points: list[ChartPoint], frame: _Frame) -> str:
     top_volume = max(p.volume for p in points) or 1
     xs = _x_positions(len(points), frame)
     bar_width = max(min(frame.plot_width / len(points) * 0.7, 12), 0.6)
-    up, down = [], []
+    up: list[str] = []
+    down: list[str] = []
     previous_close = None
     for x, point in zip(xs, points, strict=True):
         height = point.volume / top_volume * frame.volume_height

@@ -60,7 +60,9 @@ def install_schedules(schedule_model: Any = None, now: dt.datetime | None = None
     ``next_run`` is set only on creation, so re-running never shifts a schedule's clock.
     """
     if schedule_model is None:
-        from django_q.models import Schedule as schedule_model
+        from django_q.models import Schedule
+
+        schedule_model = Schedule
     if now is None:
         from django.utils import timezone
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q
@@ -140,7 +141,7 @@ def cached_gaps(latest: dt.date | None) -> tuple[list[InstrumentGap], int]:
     runs = SyncRun.objects.exclude(finished_at=None).aggregate(last=Max("finished_at"), count=Count("pk"))
     last_finished = runs["last"].timestamp() if runs["last"] else 0
     key = f"etfsync:landing-gaps:{runs['count']}:{last_finished}:{latest.isoformat() if latest else 'none'}"
-    return cache.get_or_set(key, find_gaps, GAPS_CACHE_SECONDS)
+    return cast(tuple[list[InstrumentGap], int], cache.get_or_set(key, find_gaps, GAPS_CACHE_SECONDS))
 
 
 def sync_overview() -> list[KindSync]:
@@ -161,7 +162,10 @@ def sync_overview() -> list[KindSync]:
 
 def build_landing_summary(now: dt.datetime) -> LandingSummary:
     """The whole landing page's content at ``now`` (injectable for tests)."""
-    summary = LandingSummary(now=now, **instrument_counts())
+    counts = instrument_counts()
+    summary = LandingSummary(
+        now=now, etfs=counts["etfs"], stocks=counts["stocks"], others=counts["others"], inactive=counts["inactive"]
+    )
     summary.latest_bar_date = latest_bar_date()
     summary.expected_bar_date = last_final_trading_day(now)
     if summary.latest_bar_date is not None and summary.latest_bar_date < summary.expected_bar_date:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 
 from etfs.symbols import parse_symbol
 from etfs.sync import quarantine
-from prices.models import BarRevision, CorporateAction, DailyBar, QuarantinedBar
+from prices.models import BarQuerySet, BarRevision, CorporateAction, DailyBar, QuarantinedBar
 
 
 class CappedCountPaginator(Paginator):
@@ -35,7 +35,8 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.CAP + 1].count()
+        rows = cast(QuerySet, self.object_list)  # the bar admin paginates a queryset, never a list
+        return rows.order_by()[: self.CAP + 1].count()
 
     @property
     def capped(self) -> bool:
@@ -59,7 +60,12 @@ class InputFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def value(self, name: str) -> str:
+        """The stripped text entered in input ``name`` ("" when none)."""
+        value = self.used_parameters.get(name)
+        return value if isinstance(value, str) else ""
+
+    def expected_parameters(self) -> list[str | None]:
         return [name for name, _label, _kind in self.inputs]
 
     def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
@@ -84,7 +90,7 @@ class InstrumentSymbolFilter(InputFilter):
     inputs = (("symbol", "Symbol (510300.SH, sh510300, 510300)", "text"),)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.used_parameters.get("symbol")
+        value = self.value("symbol")
         if not value:
             return queryset
         try:
@@ -101,9 +107,9 @@ class TradingDateFilter(InputFilter):
     inputs = (("date_from", "From", "date"), ("date_to", "To", "date"))
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        start = _parse_date(self.used_parameters.get("date_from"))
-        end = _parse_date(self.used_parameters.get("date_to"))
-        return queryset.between(start, end) if (start or end) else queryset
+        start = _parse_date(self.value("date_from"))
+        end = _parse_date(self.value("date_to"))
+        return cast(BarQuerySet, queryset).between(start, end) if (start or end) else queryset
 
 
 def _parse_date(value: str | None) -> dt.date | None:

@@ -10,6 +10,7 @@ distribution while raw history does not.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db import models
@@ -18,8 +19,16 @@ from timescale.db.models.fields import TimescaleDateTimeField
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+
+class DecimalSpec(TypedDict):
+    """``DecimalField`` keyword arguments shared by several columns (typed, so ``**`` checks)."""
+
+    max_digits: int
+    decimal_places: int
+
+
 # Prices: up to 10^11 CNY with 0.001 resolution (ETFs quote 0.001, stocks 0.01).
-PRICE = {"max_digits": 14, "decimal_places": 3}
+PRICE: DecimalSpec = {"max_digits": 14, "decimal_places": 3}
 
 
 def trading_date_to_time(day: dt.date) -> dt.datetime:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
 from rest_framework.request import Request
 
 from etfs.models import Instrument, SyncRun
 from etfs.names import normalise_search_term
+
+if TYPE_CHECKING:
+    from rest_framework.generics import BaseFilterProtocol  # in the stubs only
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -20,7 +24,7 @@ class StrictBooleanField(forms.NullBooleanField):
 
     widget = forms.TextInput
 
-    def to_python(self, value: Any) -> bool | None:
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # the stubs forget None
         text = str(value or "").strip().lower()
         if not text:
             return None
@@ -71,7 +75,11 @@ class InstrumentFilteringMixin:
     parameters, so a notebook can move a filter from one endpoint to another unchanged.
     """
 
-    filter_backends = [DjangoFilterBackend, StrictSearchFilter, OrderingFilter]
+    filter_backends: Sequence[type[BaseFilterBackend | BaseFilterProtocol]] = [
+        DjangoFilterBackend,
+        StrictSearchFilter,
+        OrderingFilter,
+    ]
     filterset_class = InstrumentFilter
     # name: the provider's text; search_name: NFKC without spaces (万科A finds 万  科Ａ); name_initials: pinyin (HJETF)
     search_fields = ["code", "symbol", "name", "search_name", "name_initials"]

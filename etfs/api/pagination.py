@@ -6,12 +6,13 @@ from django.conf import settings
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 class ListPagination(PageNumberPagination):
     """``API_PAGE_SIZE`` rows by default; ``?page_size=`` up to 10000, so the whole market fits in one call."""
 
-    page_size = settings.REST_FRAMEWORK["PAGE_SIZE"]
+    page_size: int = settings.REST_FRAMEWORK["PAGE_SIZE"]
     page_size_query_param = "page_size"
     max_page_size = 10000
 
@@ -30,7 +31,7 @@ class ListPagination(PageNumberPagination):
             )
         return size
 
-    def get_schema_operation_parameters(self, view: object) -> list[dict]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:

@@ -13,12 +13,12 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 
-from etfs.providers.errors import NotSupported
+from etfs.providers.errors import BadPayload, NotSupported
 from etfs.symbols import Symbol
 
 
@@ -37,6 +37,28 @@ class InstrumentKind(enum.StrEnum):
     STOCK = "stock"
 
 
+NO_VALUE = "-"  # the providers' "no value" (no trade, no turnover)
+
+
+def wire_decimal(raw: Any) -> Decimal | None:
+    """A number as the providers send it (string or JSON number) as ``Decimal``; None for
+    ``"-"``, empty or missing. Text that is no number fails the answer; NaN and Infinity are
+    kept, for the sync's validation to name the row."""
+    if raw is None or raw == NO_VALUE or raw == "":
+        return None
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise BadPayload(f"not a number: {raw!r}") from None
+
+
+def wire_decimals(raws: Iterable[Any]) -> list[Decimal] | None:
+    """Several wire numbers that make one bar: all of them, or None when any is missing."""
+    values = [wire_decimal(raw) for raw in raws]
+    present = [value for value in values if value is not None]
+    return present if len(present) == len(values) else None
+
+
 @dataclass(frozen=True)
 class BarRecord:
     """One daily bar as the provider reported it.
@@ -53,7 +75,9 @@ class BarRecord:
     high: Decimal
     low: Decimal
     close: Decimal
-    volume: int
+    # Shares. A non-whole or non-finite number the provider sent stays a ``Decimal``, for the
+    # sync's validation to name the row (it never reaches the database).
+    volume: int | Decimal
     amount: Decimal | None  # None when the provider did not report it (Tencent's short rows)
     prev_close: Decimal | None = None
     # The provider's derived columns (East Money kline positions 7, 8 and 10), kept for

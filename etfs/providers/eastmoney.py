@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from etfs.providers.base import (
+    NO_VALUE,
     Adjust,
     BarRecord,
     BarSeries,
@@ -30,6 +31,8 @@ from etfs.providers.base import (
     PriceTicks,
     RequestStats,
     ticks_of,
+    wire_decimal,
+    wire_decimals,
 )
 from etfs.providers.errors import BadPayload, UnknownInstrument
 from etfs.providers.http import ClientOptions, HostClients
@@ -49,23 +52,12 @@ STOCK_FILTERS = {"SH": "m:1 t:2,m:1 t:23", "SZ": "m:0 t:6,m:0 t:80", "BJ": "m:0 
 LIST_FIELDS = "f1,f2,f3,f4,f5,f6,f7,f8,f12,f13,f14,f15,f16,f17,f18,f20,f21,f38,f124,f297,f402,f441"
 FQT = {Adjust.NONE: "0", Adjust.QFQ: "1", Adjust.HFQ: "2"}
 LOT = 100
-NO_VALUE = "-"
-
-
-def _value(raw: Any) -> Decimal | None:
-    """A wire value as ``Decimal``; None for ``"-"``, empty or missing."""
-    if raw is None or raw == NO_VALUE or raw == "":
-        return None
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise BadPayload(f"not a number: {raw!r}") from None
 
 
 def _price(raw: Any, decimals: int) -> Decimal | None:
     """A price at the host's places; a non-finite one (NaN, Infinity) as it is, for the
     sync's validation to name (quantizing Infinity would raise)."""
-    value = _value(raw)
+    value = wire_decimal(raw)
     if value is None or not value.is_finite():
         return value
     return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
@@ -73,7 +65,7 @@ def _price(raw: Any, decimals: int) -> Decimal | None:
 
 def _lots_to_shares(raw: Any) -> int | Decimal | None:
     """Lots as shares; anything not a whole number stays a ``Decimal`` for validation to name."""
-    value = _value(raw)
+    value = wire_decimal(raw)
     if value is None:
         return None
     shares = value * LOT
@@ -126,10 +118,10 @@ def parse_list_row(row: dict[str, Any], kind: InstrumentKind) -> ListingRecord:
     default_decimals = 3 if is_etf else 2
     decimals, updated_at, quote, problem = default_decimals, None, None, None
     try:  # a row's numbers may be anything a broken host sends: a bad one fails this row only
-        decimals_raw = _value(row.get("f1"))
+        decimals_raw = wire_decimal(row.get("f1"))
         if decimals_raw is not None:
             decimals = int(decimals_raw)
-        if (stamp := _value(row.get("f124"))) is not None and stamp.is_finite() and stamp > 0:
+        if (stamp := wire_decimal(row.get("f124"))) is not None and stamp.is_finite() and stamp > 0:
             updated_at = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
         quote = _list_quote(row, decimals, updated_at)
     except (BadPayload, ArithmeticError, ValueError, OverflowError) as exc:
@@ -150,11 +142,13 @@ def parse_list_row(row: dict[str, Any], kind: InstrumentKind) -> ListingRecord:
 def _list_quote(row: dict[str, Any], decimals: int, updated_at: dt.datetime | None) -> BarRecord | None:
     prices = [_price(row.get(key), decimals) for key in ("f17", "f15", "f16", "f2")]
     volume = _lots_to_shares(row.get("f5"))
-    amount = _value(row.get("f6"))
+    amount = wire_decimal(row.get("f6"))
     day = _list_day(row.get("f297"), updated_at)
-    if any(p is None for p in prices) or volume is None or amount is None or day is None:
-        return None
     open_, high, low, close = prices
+    if open_ is None or high is None or low is None or close is None:
+        return None
+    if volume is None or amount is None or day is None:
+        return None
     return BarRecord(
         day=day,
         open=open_,
@@ -164,15 +158,15 @@ def _list_quote(row: dict[str, Any], decimals: int, updated_at: dt.datetime | No
         volume=volume,
         amount=amount,
         prev_close=_price(row.get("f18"), decimals),
-        amplitude_pct=_value(row.get("f7")),
-        change_pct=_value(row.get("f3")),
-        turnover_pct=_value(row.get("f8")),
+        amplitude_pct=wire_decimal(row.get("f7")),
+        change_pct=wire_decimal(row.get("f3")),
+        turnover_pct=wire_decimal(row.get("f8")),
     )
 
 
 def _list_day(raw: Any, updated_at: dt.datetime | None) -> dt.date | None:
     """``f297`` (YYYYMMDD); failing that, the Shanghai date of the ``f124`` update time."""
-    value = _value(raw)
+    value = wire_decimal(raw)
     if value is not None and (not value.is_finite() or value > 0):
         try:
             return dt.datetime.strptime(str(int(value)), "%Y%m%d").date()
@@ -192,7 +186,7 @@ def _kline_payload(text: str, symbol: Symbol) -> tuple[dict[str, Any], int, list
         raise BadPayload("'data' is neither an object nor null")
     if str(data.get("code", symbol.code)) != symbol.code:
         raise BadPayload(f"asked for {symbol.code}, the host answered for {data.get('code')!r}")
-    decimals_raw = _value(data.get("decimal"))
+    decimals_raw = wire_decimal(data.get("decimal"))
     decimals = int(decimals_raw) if decimals_raw is not None else 3
     klines = data.get("klines") or []
     if not isinstance(klines, list):
@@ -229,16 +223,6 @@ def parse_kline(text: str, symbol: Symbol, adjust: Adjust) -> BarSeries:
     )
 
 
-def _wire_decimal(text: str) -> Decimal | None:
-    """One kline field (always a string) as ``Decimal``; None for ``"-"`` or empty."""
-    if text == NO_VALUE or not text:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise BadPayload(f"not a number: {text!r}") from None
-
-
 def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) -> BarRecord | None:
     """``date,open,close,high,low,volume(lots),amount,amplitude%,change%,change,turnover%``.
 
@@ -268,14 +252,14 @@ def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) ->
         low = Decimal(fields[4]).quantize(quantum, ROUND_HALF_UP)
         lots = Decimal(fields[5])
     except InvalidOperation:
-        if any(value in ("", NO_VALUE) for value in fields[1:6]):
-            return None  # no trade, or no volume: not a bar
         # Text that is no number fails the answer; Infinity (which cannot be quantized) stays
         # as it is, for the sync's validation to name the row and skip the instrument.
-        values = [_wire_decimal(value) for value in fields[1:6]]
+        values = wire_decimals(fields[1:6])
+        if values is None:
+            return None  # no trade, or no volume: not a bar
         open_, close, high, low = (v.quantize(quantum, ROUND_HALF_UP) if v.is_finite() else v for v in values[:4])
         lots = values[4]
-    change = _wire_decimal(fields[9])
+    change = wire_decimal(fields[9])
     if change is None:
         prev_close = None
     elif close.is_finite() and change.is_finite():
@@ -290,11 +274,11 @@ def parse_kline_row(line: Any, decimals: int, quantum: Decimal | None = None) ->
         low=low,
         close=close,
         volume=int(shares) if shares.is_finite() else shares,
-        amount=_wire_decimal(fields[6]),  # None ("-") is kept as an unknown turnover
+        amount=wire_decimal(fields[6]),  # None ("-") is kept as an unknown turnover
         prev_close=prev_close,
-        amplitude_pct=_wire_decimal(fields[7]),
-        change_pct=_wire_decimal(fields[8]),
-        turnover_pct=_wire_decimal(fields[10]),
+        amplitude_pct=wire_decimal(fields[7]),
+        change_pct=wire_decimal(fields[8]),
+        turnover_pct=wire_decimal(fields[10]),
     )
 
 

@@ -333,7 +333,7 @@ class HostClient:
     def _attempt(
         self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, binary: bool = False
     ) -> T:
-        context = {"host": self.host, "symbol": symbol}
+        context: dict[str, Any] = {"host": self.host, "symbol": symbol}
         timeout = (self.options.connect_timeout, self.options.read_timeout)
         try:
             response = self.session.get(url, params=params, timeout=timeout)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +26,8 @@ from etfs.providers.base import (
     ListingRecord,
     MarketDataProvider,
     RequestStats,
+    wire_decimal,
+    wire_decimals,
 )
 from etfs.providers.errors import BadPayload, NotSupported, UnknownInstrument
 from etfs.providers.http import ClientOptions, HostClients
@@ -43,15 +45,6 @@ ADJUST_PARAM = {Adjust.NONE: "", Adjust.QFQ: "qfq", Adjust.HFQ: "hfq"}
 def decimals_for(symbol: Symbol) -> int:
     """Funds quote 0.001 CNY, stocks 0.01 CNY."""
     return 2 if classify_code(symbol.code, symbol.exchange) == "stock" else 3
-
-
-def _number(raw: Any) -> Decimal | None:
-    if raw is None or raw in ("", "-"):
-        return None
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise BadPayload(f"not a number: {raw!r}") from None
 
 
 def parse_tencent_bars(text: str, symbol: Symbol, adjust: Adjust) -> list[BarRecord]:
@@ -91,11 +84,11 @@ def _parse_row(row: Any, decimals: int, in_shares: bool) -> BarRecord | None:
     except ValueError:
         raise BadPayload(f"bad Tencent date {row[0]!r}") from None
     quantum = Decimal(1).scaleb(-decimals)
-    values = [_number(value) for value in row[1:6]]
-    if None in values:
+    values = wire_decimals(row[1:6])
+    if values is None:
         return None
     open_, close, high, low, volume = values
-    amount = _number(row[8]) if len(row) >= 9 and not isinstance(row[8], dict) else None
+    amount = wire_decimal(row[8]) if len(row) >= 9 and not isinstance(row[8], dict) else None
     if amount is None:
         # The short row form has no amount: store it as unknown, never as a made-up 0.
         logger.warning("Tencent row for %s has no amount; storing it empty", day)
@@ -109,7 +102,7 @@ def _parse_row(row: Any, decimals: int, in_shares: bool) -> BarRecord | None:
         close=close.quantize(quantum, rounding=ROUND_HALF_UP),
         volume=int(volume) if in_shares else int(volume * 100),
         amount=amount,
-        turnover_pct=_number(row[7]) if len(row) >= 8 and not isinstance(row[7], dict) else None,
+        turnover_pct=wire_decimal(row[7]) if len(row) >= 8 and not isinstance(row[7], dict) else None,
     )
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from etfs.calendar import SHANGHAI
-from etfs.providers.base import BarRecord
+from etfs.providers.base import NO_VALUE, BarRecord
 from etfs.simulator.market import SimInstrument, SimMarket
 
 PAGE_CAP = 100
@@ -42,8 +42,14 @@ def _wrap_jsonp(body: str, query: dict[str, str]) -> str:
     return f"{callback}({body});" if callback else body
 
 
-def _fmt(value: Decimal, decimals: int) -> str:
-    return f"{value:.{decimals}f}"
+def _fmt(value: Decimal | None, decimals: int) -> str:
+    """A number at ``decimals`` places; East Money's ``"-"`` for one it has not."""
+    return NO_VALUE if value is None else f"{value:.{decimals}f}"
+
+
+def _change(bar: BarRecord) -> Decimal | None:
+    """The day's change against the previous close it was quoted against."""
+    return None if bar.prev_close is None else bar.close - bar.prev_close
 
 
 def list_row(market: SimMarket, inst: SimInstrument, day: dt.date) -> dict[str, Any]:
@@ -61,7 +67,7 @@ def list_row(market: SimMarket, inst: SimInstrument, day: dt.date) -> dict[str, 
             {
                 "f2": bar.close,
                 "f3": bar.change_pct,
-                "f4": bar.close - bar.prev_close,
+                "f4": _change(bar),
                 "f5": bar.volume // 100,
                 "f6": bar.amount,
                 "f7": bar.amplitude_pct,
@@ -155,7 +161,7 @@ def kline_line(bar: BarRecord, decimals: int) -> str:
             _fmt(bar.amount, 2),
             _fmt(bar.amplitude_pct, 2),
             _fmt(bar.change_pct, 2),
-            _fmt(bar.close - bar.prev_close, decimals),
+            _fmt(_change(bar), decimals),
             _fmt(bar.turnover_pct, 2),
         ]
     )
@@ -220,7 +226,7 @@ def render_tencent(market: SimMarket, query: dict[str, str]) -> str:
                 f"{bar.volume if in_shares else bar.volume // 100}.000",
                 {},
                 _fmt(bar.turnover_pct, 2),
-                str(bar.amount / 10000),
+                NO_VALUE if bar.amount is None else str(bar.amount / 10000),
             ]
             for bar in bars
         ]

@@ -260,7 +260,7 @@ class SimMarket:
             fields = dict(zip(REVISABLE, values, strict=True)) | self._revisions.get((inst.symbol, day), {})
             if at > 0:
                 before = path.rows[at - 1]
-                prev_close = self._revisions.get((inst.symbol, before[0]), {}).get("close", before[4])
+                prev_close = Decimal(self._revisions.get((inst.symbol, before[0]), {}).get("close", before[4]))
             else:
                 prev_close = inst.start_price
             return self._record(inst, day, fields, prev_close, inst.actions, "none")
@@ -274,6 +274,7 @@ class SimMarket:
             return None
         inst = self.instrument(symbol)
         reference = bar.prev_close
+        assert reference is not None  # the simulator quotes every bar against a previous close
         applied = [a for a in self._path(inst).actions if a.ex_date <= bar.day]
         previous_day = self._previous_bar_day(inst, bar.day)
         for action in applied:
@@ -310,7 +311,14 @@ class SimMarket:
         for day, open_, high, low, close, volume, amount in path.rows:
             if day > last:
                 break
-            fields = {"open": open_, "high": high, "low": low, "close": close, "volume": volume, "amount": amount}
+            fields: dict[str, Any] = {
+                "open": open_,
+                "high": high,
+                "low": low,
+                "close": close,
+                "volume": volume,
+                "amount": amount,
+            }
             fields.update(revisions.get(day, {}))
             bar = self._record(inst, day, fields, prev_close, actions, adjust)
             bars.append(bar)

@@ -35,7 +35,7 @@ MAX_NUMERATOR = 20
 CASH_QUANTUM = Decimal("0.0001")
 RATIO_QUANTUM = Decimal("0.0000000001")
 # Sources the sync may replace with better evidence, weakest first.
-REPLACEABLE = {Source.DERIVED: 0, Source.SNAPSHOT: 1, Source.PROVIDER: 2}
+REPLACEABLE: dict[str, int] = {Source.DERIVED: 0, Source.SNAPSHOT: 1, Source.PROVIDER: 2}
 
 
 def _round(value: Decimal, decimals: int) -> Decimal:

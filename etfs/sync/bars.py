@@ -484,7 +484,7 @@ class HistorySync:
             relax_commit()
             counts = self.writer.insert_new(
                 lambda: [(f.job.instrument_id, bar) for f in new for bar in f.records],
-                "".join(f.copy_text for f in new) if all(f.copy_text is not None for f in new) else None,
+                _joined_copy_text(new),
                 count=sum(len(f.bars) for f in new),
                 instrument_ids={f.job.instrument_id for f in new},
             )
@@ -507,6 +507,12 @@ def relax_commit() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _joined_copy_text(fetched: list[Fetched]) -> str | None:
+    """The ``COPY`` text of every answer, or None when any took the exact path (no text)."""
+    texts = [f.copy_text for f in fetched if f.copy_text is not None]
+    return "".join(texts) if len(texts) == len(fetched) else None
 
 
 def _set_list_dates(pending: list[Fetched]) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -145,7 +146,7 @@ class SyncCommand(BaseCommand):
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=Console(file=self.stdout._out),
+                console=Console(file=cast(IO[str], self.stdout._out)),  # the stream OutputWrapper wraps
                 transient=True,
             ) as bar:
                 tasks: dict[str, Any] = {}
@@ -157,13 +158,14 @@ class SyncCommand(BaseCommand):
 
                 yield update
             return
-        last = {"at": 0.0, "phase": ""}
+        last_at, last_phase = 0.0, ""
 
         def log(phase: str, done: int, total: int) -> None:
+            nonlocal last_at, last_phase
             now = time.monotonic()
-            if phase == last["phase"] and done < total and now - last["at"] < LOG_EVERY_SECONDS:
+            if phase == last_phase and done < total and now - last_at < LOG_EVERY_SECONDS:
                 return
-            last.update(at=now, phase=phase)
+            last_at, last_phase = now, phase
             share = f" ({100 * done // total}%)" if total else ""
             self.stdout.write(f"{self.kind} {phase}: {done}/{total}{share}")
 
@@ -174,9 +176,11 @@ class SyncCommand(BaseCommand):
             self.stdout.write(self.style.WARNING(run.message))
             return
         title = f"{run.get_kind_display()} sync" + (f" #{run.pk}" if run.pk else " (dry run)")
-        style = {SyncRun.Status.SUCCESS: self.style.SUCCESS, SyncRun.Status.PARTIAL: self.style.WARNING}.get(
-            run.status, self.style.ERROR
-        )
+        styles: dict[str, Callable[[str], str]] = {
+            SyncRun.Status.SUCCESS: self.style.SUCCESS,
+            SyncRun.Status.PARTIAL: self.style.WARNING,
+        }
+        style = styles.get(run.status, self.style.ERROR)
         self.stdout.write(style(f"{title}: {run.status} in {elapsed:.1f}s"))
         for line in run.message.splitlines():
             self.stdout.write(f"  {line}")

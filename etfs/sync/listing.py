@@ -20,7 +20,7 @@ from etfs.symbols import Symbol
 logger = logging.getLogger(__name__)
 
 # ETFs trade on Shanghai and Shenzhen only; A-share stocks also on Beijing.
-LIST_REQUESTS = {
+LIST_REQUESTS: dict[str, tuple[InstrumentKind, tuple[str, ...]]] = {
     SyncRun.Kind.ETFS: (InstrumentKind.ETF, ("SH", "SZ")),
     SyncRun.Kind.STOCKS: (InstrumentKind.STOCK, ("SH", "SZ", "BJ")),
 }

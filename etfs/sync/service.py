@@ -139,7 +139,7 @@ def run_sync(
         workers=workers,
     )
     now = now or timezone.now()
-    workers = workers or settings.MARKETDATA["CONCURRENCY"]
+    workers = workers or int(settings.MARKETDATA["CONCURRENCY"])
     parameters = {
         "symbols": [s.canonical for s in parsed] if parsed else [],
         "start": start_day.isoformat() if start_day else None,

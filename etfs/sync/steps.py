@@ -514,7 +514,7 @@ def _candidates(
                 y = p[rows] * float(a) + float(b)
                 low_q, high_q = _preimage(q[rows].astype(np.float64), *later)
                 lo, hi = max(lo, _max((y - fc) / high_q)), min(hi, _min((y - fc) / low_q))
-    found = []
+    found: list[Action] = []
     for places in range(1, RATIO_PLACES + 1):
         value = _simplest(lo - EPS * 1e-3, hi - EPS * 1e-3, places) if lo < hi else None
         if value is not None and all(value != a.split_ratio for a in found):

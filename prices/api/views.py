@@ -9,7 +9,7 @@ range in batches, never holding it in memory.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -99,7 +99,7 @@ class FormatsMixin(StrictQueryParamsMixin):
     """JSON, CSV or Parquet chosen by ``?format=`` (or ``Accept``); an unknown format is a 400,
     errors are always JSON."""
 
-    renderer_classes = [JSONRenderer, CSVRenderer, ParquetRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, CSVRenderer, ParquetRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
         try:
