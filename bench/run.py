@@ -59,7 +59,7 @@ TRAMPOLINE = (
 )
 
 
-def run_measured(cmd: list[str], env: dict[str, str], check: bool = True) -> tuple[float, str, float]:
+def run_measured(cmd: list[str], env: dict[str, str], *, check: bool = True) -> tuple[float, str, float]:
     """Run ``cmd``; return (seconds, output, its own peak RSS in MB)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.NamedTemporaryFile("r") as rss:
         started = time.perf_counter()

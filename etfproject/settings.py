@@ -16,7 +16,7 @@ from etfproject.env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # --- Core -------------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", default=True)
 _DEV_SECRET_KEY = "django-insecure-etfsync-development-key-do-not-use-in-production"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
@@ -133,12 +133,12 @@ STORAGES = {
 }
 
 # --- Security (production: DEBUG=0) ----------------------------------------------------------
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -223,7 +223,7 @@ CACHES = {
 }
 
 # --- REST API -------------------------------------------------------------------------------------
-API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", False)
+API_REQUIRE_TOKEN = env_bool("API_REQUIRE_TOKEN", default=False)
 REST_FRAMEWORK: dict[str, Any] = {
     # Token first: an anonymous call then gets 401 with "WWW-Authenticate: Token", not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -266,7 +266,7 @@ Q_CLUSTER: dict = {
     "retry": env_int("Q_TIMEOUT", 6 * 3600) + 600,
     "max_attempts": 1,
     "catch_up": False,
-    "sync": env_bool("Q_SYNC", False),
+    "sync": env_bool("Q_SYNC", default=False),
     "label": "Tasks",
 }
 if Q_REDIS_URL:

@@ -191,12 +191,12 @@ class InstrumentAdmin(admin.ModelAdmin):
             return []
         return [FundProfileInline]
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:  # noqa: FBT001 (Django's signature)
         if formset.model is FundProfileInline.model:
             lock_edited_facts(formset)
         super().save_formset(request, form, formset, change)
 
-    def save_model(self, request: HttpRequest, obj: Instrument, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Instrument, form: Any, change: bool) -> None:  # noqa: FBT001 (Django's signature)
         """Lock every curatable field the curator changed, so the next sync keeps their value."""
         edited = [name for name in form.changed_data if name in Instrument.CURATABLE_FIELDS]
         if edited and "locked_fields" not in form.changed_data:

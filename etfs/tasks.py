@@ -77,7 +77,7 @@ def sync_task(run_id: int) -> str:
     return f"run #{result.pk}: {result.status}"
 
 
-def scheduled_sync(kind: str, list_only: bool = False, now: dt.datetime | None = None) -> str:
+def scheduled_sync(kind: str, *, list_only: bool = False, now: dt.datetime | None = None) -> str:
     """What the schedules run. Bars are synced on trading days only; other days record why not.
 
     The list sync (``list_only``) runs any day: lists change on holidays too (renames,

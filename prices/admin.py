@@ -190,7 +190,7 @@ class CorporateActionAdmin(admin.ModelAdmin):
     ordering = ("-ex_date", "instrument")
     fields = ("instrument", "ex_date", "cash", "split_ratio", "source", "created_at", "updated_at")
 
-    def save_model(self, request: HttpRequest, obj: CorporateAction, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: CorporateAction, form: Any, change: bool) -> None:  # noqa: FBT001 (Django's signature)
         """A row written in the admin is the curator's word: mark it ``manual``."""
         obj.source = CorporateAction.Source.MANUAL
         super().save_model(request, obj, form, change)

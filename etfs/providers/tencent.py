@@ -68,7 +68,7 @@ def parse_tencent_bars(text: str, symbol: Symbol, adjust: Adjust) -> list[BarRec
     in_shares = symbol.code.startswith(("688", "689"))
     bars = []
     for row in rows:
-        bar = _parse_row(row, decimals, in_shares)
+        bar = _parse_row(row, decimals, in_shares=in_shares)
         if bar is None:
             logger.warning("%s: skipped a Tencent row without a full bar: %r", symbol, row)
             continue
@@ -76,7 +76,7 @@ def parse_tencent_bars(text: str, symbol: Symbol, adjust: Adjust) -> list[BarRec
     return bars
 
 
-def _parse_row(row: Any, decimals: int, in_shares: bool) -> BarRecord | None:
+def _parse_row(row: Any, decimals: int, *, in_shares: bool) -> BarRecord | None:
     if not isinstance(row, list) or len(row) < 6:
         raise BadPayload(f"Tencent row is not [date, open, close, high, low, volume, ...]: {row!r:.120}")
     try:

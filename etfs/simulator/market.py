@@ -361,16 +361,18 @@ class SimMarket:
 
     # --- generation -------------------------------------------------------------------------
     def _make_instruments(self) -> list[SimInstrument]:
-        made = [self._make(i, True) for i in range(self.config.n_etfs)]
+        made = [self._make(i, is_etf=True) for i in range(self.config.n_etfs)]
         taken = {inst.symbol.code for inst in made}
         extra = EXCHANGE_ONLY_ETFS[: self.config.exchange_only_etfs]
         made += [
-            self._make(self.config.n_etfs + i, True, row=row) for i, row in enumerate(extra) if row[0] not in taken
+            self._make(self.config.n_etfs + i, is_etf=True, row=row)
+            for i, row in enumerate(extra)
+            if row[0] not in taken
         ]
-        made += [self._make(i, False) for i in range(self.config.n_stocks)]
+        made += [self._make(i, is_etf=False) for i in range(self.config.n_stocks)]
         return made
 
-    def _make(self, index: int, is_etf: bool, row: tuple[str, str, str, str, str] | None = None) -> SimInstrument:
+    def _make(self, index: int, *, is_etf: bool, row: tuple[str, str, str, str, str] | None = None) -> SimInstrument:
         if is_etf:
             if row is not None:  # on the exchanges' lists only: no East Money board tag
                 code, exchange, name, price, board = row

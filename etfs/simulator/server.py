@@ -304,15 +304,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return self._send(404, HTML_ERROR.format(status="404", text="Not Found"), "text/html")
         if outcome == "garbage":
-            kind = sim._choice(["truncated", "html", "empty"])
-            if kind == "truncated":
-                body = body[: max(1, len(body) // 2)]
-            elif kind == "html":
-                return self._send(200, HTML_ERROR.format(status="系统繁忙", text="请稍后再试"), "text/html")
-            else:
-                body = ""
-        content_type = "application/javascript" if ("cb" in query or "_var" in query) else "application/json"
-        return self._send(200, body, content_type)
+            return self._send_garbage(sim, body, query)
+        return self._send(200, body, _content_type(query))
+
+    def _send_garbage(self, sim: Simulator, body: str, query: dict[str, str]) -> int:
+        """A 200 whose body is broken: cut in half, the host's HTML "busy" page, or empty."""
+        kind = sim._choice(["truncated", "html", "empty"])
+        if kind == "html":
+            return self._send(200, HTML_ERROR.format(status="系统繁忙", text="请稍后再试"), "text/html")
+        return self._send(200, body[: max(1, len(body) // 2)] if kind == "truncated" else "", _content_type(query))
 
     def _send(
         self,
@@ -348,6 +348,11 @@ def _source(path: str) -> str | None:
     if path in TENCENT_PATHS:
         return "tencent"
     return fund_source(path)
+
+
+def _content_type(query: dict[str, str]) -> str:
+    """JSONP (a ``cb`` or ``_var`` parameter) or JSON, as the hosts answer."""
+    return "application/javascript" if ("cb" in query or "_var" in query) else "application/json"
 
 
 @contextlib.contextmanager

@@ -254,7 +254,7 @@ def check_bars(bars: list[BarRecord]) -> None:
 
 
 def fetch_history(
-    provider: MarketDataProvider, job: HistoryJob, build_copy_text: bool, rules: BarRules | None = None
+    provider: MarketDataProvider, job: HistoryJob, *, build_copy_text: bool, rules: BarRules | None = None
 ) -> Fetched:
     """Runs on a fetcher thread: the requests, then the pure CPU work, off the writer's back.
 
@@ -473,7 +473,9 @@ class HistorySync:
             if job is None:
                 return
             rules = self.rules.get(job.instrument_id)
-            in_flight[pool.submit(fetch_history, self.provider, job, self.build_copy_text, rules)] = job
+            in_flight[
+                pool.submit(fetch_history, self.provider, job, build_copy_text=self.build_copy_text, rules=rules)
+            ] = job
 
     def _flush(self, pending: list[Fetched]) -> None:
         """Write complete instruments in one transaction: all of an instrument's bars or none."""

@@ -61,6 +61,26 @@ def _provider_values(record: ListingRecord) -> dict:
     }
 
 
+def _vanished(kind: str, listed: list[str], wanted: set[str] | None) -> list[Instrument]:
+    """Active instruments of ``kind`` the list lacks (among ``wanted``, if given).
+
+    A whole list that lacks too many is refused (``SuspiciousListing``): a broken answer, not
+    a mass delisting.
+    """
+    vanished_qs = Instrument.objects.of_kind(kind).active().exclude(symbol__in=listed)
+    if wanted is not None:
+        vanished_qs = vanished_qs.filter(symbol__in=wanted)
+    vanished = list(vanished_qs)
+    if wanted is None and len(vanished) > MIN_VANISHED_GUARD:
+        active = Instrument.objects.of_kind(kind).active().count()
+        if len(vanished) > MAX_VANISHED_SHARE * active:
+            raise SuspiciousListing(
+                f"the {kind} list lacks {len(vanished)} of {active} active instruments; "
+                "refusing to deactivate them from what looks like a broken answer"
+            )
+    return vanished
+
+
 def apply_listing(
     kind: str,
     listings: dict[str, ListingRecord],
@@ -79,17 +99,7 @@ def apply_listing(
     records = {sym: rec for sym, rec in listings.items() if wanted is None or sym in wanted}
     changes = ListingChanges()
     existing = {i.symbol: i for i in Instrument.objects.filter(symbol__in=list(records))}
-    vanished_qs = Instrument.objects.of_kind(kind).active().exclude(symbol__in=[*listings, *present])
-    if wanted is not None:
-        vanished_qs = vanished_qs.filter(symbol__in=wanted)
-    vanished = list(vanished_qs)
-    if wanted is None and len(vanished) > MIN_VANISHED_GUARD:
-        active = Instrument.objects.of_kind(kind).active().count()
-        if len(vanished) > MAX_VANISHED_SHARE * active:
-            raise SuspiciousListing(
-                f"the {kind} list lacks {len(vanished)} of {active} active instruments; "
-                "refusing to deactivate them from what looks like a broken answer"
-            )
+    vanished = _vanished(kind, [*listings, *present], wanted)
 
     to_create = []
     with transaction.atomic():

@@ -36,7 +36,7 @@ def screen_listings(
     for symbol, record in listings.items():
         problem = listing_problem(record, instrument_kind) or record.problem
         if problem is None and record.quote is not None:
-            rules = BarRules(symbol, record.decimals, price_limit(record.symbol, record.is_etf), today)
+            rules = BarRules(symbol, record.decimals, price_limit(record.symbol, is_etf=record.is_etf), today)
             problem = bar_problem(record.quote, rules)
             if problem is not None:
                 problem = f"snapshot quote: {problem}; row: {record.quote}"
@@ -63,7 +63,7 @@ def bar_rules(instruments: list[Instrument], today: dt.date) -> dict[int, BarRul
         i.pk: BarRules(
             i.symbol,
             i.price_decimals,
-            price_limit(i.parsed_symbol, i.is_etf),
+            price_limit(i.parsed_symbol, is_etf=i.is_etf),
             today,
             i.list_date,
             i.delist_date,

@@ -170,7 +170,19 @@ def run_sync(
             return run
     recorder = RunRecorder(run, dry_run=dry_run)
     before = (source.stats.requests, source.stats.retries)
-    job = _SyncJob(kind, source, recorder, parsed, start_day, end_day, full, workers, dry_run, now, progress)
+    job = _SyncJob(
+        kind,
+        source,
+        recorder,
+        symbols=parsed,
+        start=start_day,
+        end=end_day,
+        full=full,
+        workers=workers,
+        dry_run=dry_run,
+        now=now,
+        progress=progress,
+    )
     if with_funds:
         job.fund_provider = FundDataProvider()
     try:
@@ -207,6 +219,7 @@ class _SyncJob:
         kind: str,
         provider: MarketDataProvider,
         recorder: RunRecorder,
+        *,
         symbols: list[Symbol] | None,
         start: dt.date | None,
         end: dt.date | None,

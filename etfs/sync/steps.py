@@ -263,7 +263,7 @@ def _ratio_candidates(estimate: float) -> list[Decimal]:
     return [Decimal(1), *(ratio for value, ratio in ANNOUNCED_RATIOS if low <= value <= high)]
 
 
-def _rank(action: Action, odd: bool = False) -> int:
+def _rank(action: Action, *, odd: bool = False) -> int:
     """Which reading to prefer when several explain the same days: cash alone, a round ratio
     without cash, a round ratio with round cash, an odd conversion, then the rest."""
     if action.split_ratio == 1:

@@ -74,7 +74,7 @@ def _describe(row: object) -> str:
     return f"{row!r:.300}"
 
 
-def price_limit(symbol: Symbol, is_etf: bool) -> Decimal:
+def price_limit(symbol: Symbol, *, is_etf: bool) -> Decimal:
     """The widest daily move the exchange allows an instrument (see the constants above)."""
     if is_etf:
         return ETF_LIMIT

@@ -18,7 +18,7 @@ def market() -> SimMarket:
     return SimMarket(SimConfig(n_etfs=5, n_stocks=5, years=1, today=TODAY, seed=1))
 
 
-def by_feature(market: SimMarket, feature: str, is_etf: bool = True):
+def by_feature(market: SimMarket, feature: str, *, is_etf: bool = True):
     return next(i for i in market.instruments() if i.feature == feature and i.is_etf is is_etf)
 
 

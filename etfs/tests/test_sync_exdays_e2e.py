@@ -88,7 +88,7 @@ def _last_stored() -> dict[str, dt.date]:
     return {symbol: time_to_trading_date(time) for symbol, time in rows}
 
 
-def _expected_history(sim, is_etf: bool, last: dict[str, dt.date], day: dt.date) -> set[str]:
+def _expected_history(sim, last: dict[str, dt.date], day: dt.date, *, is_etf: bool) -> set[str]:
     """Instruments that must go through history today: a bar today, and a gap or an ex-day
     since their last stored bar."""
     wanted = set()
@@ -130,7 +130,7 @@ def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_withi
         if day in SKIPPED:
             continue
         for kind, is_etf in _kinds(sim).items():
-            expected = _expected_history(sim, is_etf, _last_stored(), day)
+            expected = _expected_history(sim, _last_stored(), day, is_etf=is_etf)
             listed = [i for i in sim.market.listed() if i.is_etf is is_etf]
             _, klines, lists = _sync(sim, kind)
             assert lists == math.ceil(len(listed) / PAGE)

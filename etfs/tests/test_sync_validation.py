@@ -106,7 +106,7 @@ def test_plain_bars_outside_the_instruments_life_raise():
 
 # --- list rows -----------------------------------------------------------------------------------
 def listing(code: str, exchange: str = "SH", name: str = "沪深300ETF") -> ListingRecord:
-    return ListingRecord(Symbol(code, exchange), name, True, "etf")
+    return ListingRecord(Symbol(code, exchange), name, is_etf=True, asset_type="etf")
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_list_name_longer_than_the_column_is_rejected():
 
 def test_stock_codes_of_each_board_pass_the_stock_list():
     for code, exchange in (("600000", "SH"), ("688981", "SH"), ("000001", "SZ"), ("300750", "SZ"), ("920001", "BJ")):
-        record = ListingRecord(Symbol(code, exchange), "股", False, "stock")
+        record = ListingRecord(Symbol(code, exchange), "股", is_etf=False, asset_type="stock")
         assert listing_problem(record, InstrumentKind.STOCK) is None, code
 
 
@@ -146,10 +146,10 @@ def test_real_etf_list_rows_pass():
 
 # --- moves ---------------------------------------------------------------------------------------
 def test_price_limits_follow_the_board():
-    assert price_limit(Symbol("600000", "SH"), False) == MAIN_BOARD_LIMIT
-    assert price_limit(Symbol("300750", "SZ"), False) == Decimal("0.20")
-    assert price_limit(Symbol("688981", "SH"), False) == Decimal("0.20")
-    assert price_limit(Symbol("830799", "BJ"), False) == Decimal("0.30")
+    assert price_limit(Symbol("600000", "SH"), is_etf=False) == MAIN_BOARD_LIMIT
+    assert price_limit(Symbol("300750", "SZ"), is_etf=False) == Decimal("0.20")
+    assert price_limit(Symbol("688981", "SH"), is_etf=False) == Decimal("0.20")
+    assert price_limit(Symbol("830799", "BJ"), is_etf=False) == Decimal("0.30")
 
 
 def test_move_beyond_the_limit_is_held_and_the_next_day_compared_with_the_last_kept():
@@ -299,7 +299,9 @@ def test_backfill_lane_sends_a_day_beyond_the_limit_to_the_exact_path_which_hold
     job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
 
-    fetched = fetch_history(PlainAnswer(text, qfq_text=first_ten_rows()), job, True, rules)  # qfq: the true rows
+    fetched = fetch_history(
+        PlainAnswer(text, qfq_text=first_ten_rows()), job, build_copy_text=True, rules=rules
+    )  # qfq: the true rows
 
     assert not isinstance(fetched.bars, PlainBars)
     assert [bar.day for bar, _ in fetched.held] == [poisoned]
@@ -314,7 +316,7 @@ def test_backfill_lane_keeps_a_clean_answer_plain():
     job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
 
-    assert isinstance(fetch_history(PlainAnswer(text), job, True, rules).bars, PlainBars)
+    assert isinstance(fetch_history(PlainAnswer(text), job, build_copy_text=True, rules=rules).bars, PlainBars)
 
 
 # --- non-finite numbers from the wire fail their instrument, never the run -------------------------

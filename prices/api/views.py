@@ -101,7 +101,11 @@ class FormatsMixin(StrictQueryParamsMixin):
 
     renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer, CSVRenderer, ParquetRenderer]
 
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+    def perform_content_negotiation(
+        self,
+        request: Request,
+        force: bool = False,  # noqa: FBT001, FBT002 (DRF's signature)
+    ) -> tuple[BaseRenderer, str]:
         try:
             return super().perform_content_negotiation(request, force)  # type: ignore[misc]
         except Http404:
