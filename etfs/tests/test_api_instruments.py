@@ -111,7 +111,8 @@ def test_search_refuses_null_characters(client):
 def test_list_takes_two_queries(client, django_assert_num_queries):
     make_universe()
     with django_assert_num_queries(2):  # count, page
-        client.get("/api/instruments/")
+        response = client.get("/api/instruments/")
+    assert len(symbols(response)) == 5
 
 
 def test_etfs_lists_only_etfs(client):
@@ -152,7 +153,9 @@ def test_detail_accepts_every_symbol_form(client, form):
 def test_detail_takes_one_query(client, django_assert_num_queries):
     InstrumentFactory(code="510300")
     with django_assert_num_queries(1):
-        client.get("/api/instruments/sh510300/")
+        response = client.get("/api/instruments/sh510300/")
+    assert response.status_code == 200
+    assert response.json()["symbol"] == "510300.SH"
 
 
 def test_detail_of_unknown_symbol_is_404_naming_it(client):

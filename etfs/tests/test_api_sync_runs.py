@@ -52,7 +52,9 @@ def test_list_takes_two_queries(client, django_assert_num_queries):
     for _ in range(3):
         SyncRunFactory()
     with django_assert_num_queries(2):  # count, page
-        client.get(URL)
+        response = client.get(URL)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 3
 
 
 def test_detail_shows_counters_and_errors(client):

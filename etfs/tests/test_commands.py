@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -131,8 +132,10 @@ def test_progress_bar_on_a_terminal_then_the_summary(market):
 
     call_command("sync_etfs", "--now", NOW, stdout=out, stderr=io.StringIO())
 
-    assert "etfs history: 3/3" not in out.getvalue()  # no plain log lines on a terminal
-    assert ": success in" in out.getvalue()
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # the terminal's control codes
+    assert re.search(r"etfs history\s+━+\s+3/3", shown)  # the bar itself, drawn to the end
+    assert "etfs history: 3/3" not in shown  # no plain log lines on a terminal
+    assert ": success in" in shown
 
 
 def test_verify_adjustments_repairs_and_reports_what_changed(market):

@@ -212,7 +212,8 @@ def test_daily_json_takes_two_queries(client, django_assert_num_queries):
     make_instrument_with_bars()
     # the instrument with its corporate actions (a raw pre_close needs them), one page of bars
     with django_assert_num_queries(2):
-        client.get(URL.format("510300.SH"))
+        results = get_results(client, URL.format("510300.SH"))
+    assert len(results) == len(ROWS)
 
 
 def test_daily_json_from_a_start_date_adds_at_most_one_probe_for_the_previous_close(
@@ -220,7 +221,8 @@ def test_daily_json_from_a_start_date_adds_at_most_one_probe_for_the_previous_cl
 ):
     make_instrument_with_bars()
     with django_assert_max_num_queries(3):
-        client.get(URL.format("510300.SH"), {"start": "2024-01-05"})
+        results = get_results(client, URL.format("510300.SH"), start="2024-01-05")
+    assert [r["date"] for r in results][:1] == ["2024-01-05"]
 
 
 def test_adjusted_weekly_json_takes_two_queries(client, django_assert_max_num_queries, is_timescale):
@@ -228,7 +230,8 @@ def test_adjusted_weekly_json_takes_two_queries(client, django_assert_max_num_qu
     # The instrument with its corporate actions, the aggregate; TimescaleDB tries its continuous
     # aggregate first, and these bars, written after its last refresh, are not in it yet.
     with django_assert_max_num_queries(3 if is_timescale else 2):
-        client.get(URL.format("510300.SH"), {"interval": "1w", "adjust": "qfq"})
+        results = get_results(client, URL.format("510300.SH"), interval="1w", adjust="qfq")
+    assert len(results) == 3  # the weeks of 2 and 8 January, and the one of 31 January
 
 
 def read_csv(response):

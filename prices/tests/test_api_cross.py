@@ -98,7 +98,9 @@ def test_a_cross_section_costs_the_same_queries_whatever_the_number_of_instrumen
     for n in range(20):
         make_bars(InstrumentFactory(code=f"{512000 + n}"), DAYS)
     with django_assert_max_num_queries(3):  # instruments, bars with their previous close, actions
-        client.get(URL, {"date": "2024-01-05"})
+        response = client.get(URL, {"date": "2024-01-05"})
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) >= 20  # the 20 made here, besides the market's
 
 
 def test_many_symbols_page_by_symbol_and_date(client):
