@@ -1,8 +1,10 @@
 """The China A-share trading calendar (Shanghai and Shenzhen share it).
 
 Backed by the maintained ``exchange_calendars`` package (calendar ``XSHG``) rather than a
-hand-written holiday list; its holidays are published a year ahead, so the calendar is
-cached per process and extended as dates move forward.
+hand-written holiday list. Its sessions are built once per process (from 1995 to the end of
+the holidays the package knows, about a year ahead); outside that range every weekday counts
+as a trading day, so an old installation keeps working, wrong only on holidays it cannot know
+until the package is updated.
 """
 
 from __future__ import annotations

@@ -78,8 +78,10 @@ def derive_action(
 class Findings:
     """What one look at the evidence established for one instrument.
 
-    ``window`` = the first and last day compared: an ex-day strictly after the first and up
-    to the last one that is not in ``actions`` did not happen (non-manual rows there go).
+    ``window`` = the first and last day compared: when the provider's series were compared
+    (``source=provider``), a stored ex-day strictly after the first and up to the last one
+    that is not in ``actions`` did not happen (non-manual rows there go). A snapshot reading
+    removes nothing.
     """
 
     actions: list[Action]
@@ -114,8 +116,8 @@ def record_actions(found: dict[int, Findings]) -> ActionChanges:
     """Create, correct or remove actions per instrument id from what was found.
 
     Manual rows are never touched; weaker evidence never replaces stronger (a snapshot
-    reading does not overwrite the provider's series); rows inside a compared window that
-    the evidence shows did not happen are removed.
+    reading does not overwrite the provider's series); rows inside a window of the
+    provider's series that it shows did not happen are removed.
     """
     changes = ActionChanges()
     found = {key: value for key, value in found.items() if value.actions or value.window}
