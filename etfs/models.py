@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from etfs.symbols import Symbol, parse_symbol
+from etfs.symbols import Symbol
 
 
 class Exchange(models.TextChoices):
@@ -42,14 +42,6 @@ class InstrumentQuerySet(models.QuerySet["Instrument"]):
         if kind == SyncRun.Kind.STOCKS:
             return self.stocks()
         raise ValueError(f"unknown instrument kind {kind!r} (expected 'etfs' or 'stocks')")
-
-    def by_symbol(self, value: str) -> Instrument:
-        """Look up one instrument by any accepted symbol form (raises DoesNotExist/ValueError)."""
-        symbol = parse_symbol(value)
-        return self.get(symbol=symbol.canonical)
-
-    def for_symbols(self, symbols: list[Symbol]) -> InstrumentQuerySet:
-        return self.filter(symbol__in=[s.canonical for s in symbols])
 
 
 class Instrument(models.Model):
@@ -141,9 +133,6 @@ class Instrument(models.Model):
             raise ValueError(f"cannot lock {sorted(unknown)}; curatable fields are {self.CURATABLE_FIELDS}")
         self.locked_fields = sorted(set(self.locked_fields or []) | set(fields))
 
-    def unlock(self, *fields: str) -> None:
-        self.locked_fields = sorted(set(self.locked_fields or []) - set(fields))
-
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
         """Set provider-reported values except locked ones; return the names that changed.
 
@@ -164,9 +153,6 @@ class Instrument(models.Model):
 class SyncRunQuerySet(models.QuerySet["SyncRun"]):
     def running(self) -> SyncRunQuerySet:
         return self.filter(status=SyncRun.Status.RUNNING)
-
-    def finished_ok(self) -> SyncRunQuerySet:
-        return self.filter(status__in=[SyncRun.Status.SUCCESS, SyncRun.Status.PARTIAL])
 
     def last_success(self, kind: str) -> SyncRun | None:
         return self.filter(kind=kind, status=SyncRun.Status.SUCCESS).order_by("-finished_at").first()

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
@@ -91,15 +91,6 @@ class Bar(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class BarStats:
-    """What the instrument detail shows about its history."""
-
-    first_date: dt.date | None
-    last_date: dt.date | None
-    count: int
-
-
 def is_timescale() -> bool:
     return getattr(settings, "IS_TIMESCALE", False) or (
         connection.settings_dict["ENGINE"] == "timescale.db.backends.postgresql"
@@ -130,18 +121,6 @@ def actions_by_instrument(instrument_ids: Sequence[int]) -> dict[int, list[Actio
     for instrument_id, ex_date, cash, ratio in rows:
         found.setdefault(instrument_id, []).append(Action(ex_date, cash, ratio))
     return found
-
-
-def bar_stats(instrument: Instrument) -> BarStats:
-    """First and last bar dates and the number of bars, in one index-only query."""
-    row = DailyBar.objects.filter(instrument=instrument).aggregate(
-        first=Min("time"), last=Max("time"), count=Count("time")
-    )
-    return BarStats(
-        first_date=time_to_trading_date(row["first"]) if row["first"] else None,
-        last_date=time_to_trading_date(row["last"]) if row["last"] else None,
-        count=row["count"],
-    )
 
 
 def fetch_bars(

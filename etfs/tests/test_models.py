@@ -25,14 +25,12 @@ def test_exchange_must_be_known_at_database_level():
         Instrument.objects.create(symbol="510300.HK", code="510300", exchange="HK")
 
 
-def test_queryset_kinds_and_lookup_by_any_symbol_form():
+def test_queryset_kinds():
     etf = InstrumentFactory(code="510300")
     stock = StockFactory(code="600519")
     InstrumentFactory(code="510500", is_active=False)
     assert list(Instrument.objects.etfs().active()) == [etf]
     assert list(Instrument.objects.stocks()) == [stock]
-    assert Instrument.objects.by_symbol("sh510300") == etf
-    assert Instrument.objects.by_symbol("510300") == etf
 
 
 def test_of_kind_rejects_unknown_kind():
