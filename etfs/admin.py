@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, format_html_join
@@ -33,6 +33,7 @@ from etfs.names import normalise_search_term
 from etfs.symbols import parse_symbol
 from prices.adjustments import ADJUSTS
 from prices.models import DailyBar, time_to_trading_date
+from prices.queries import with_bar_extent
 
 RECENT_BARS = 10
 
@@ -44,15 +45,6 @@ STATUS_COLOURS: dict[str, str] = {
     SyncRun.Status.FAILED: "#cf222e",
     SyncRun.Status.SKIPPED: "#8c959f",
 }
-
-
-def sync_kind_of(instrument: Instrument) -> str | None:
-    """The sync kind that covers an instrument: ETFs, stocks, or None (LOF, REIT, index…)."""
-    if instrument.is_etf:
-        return SyncRun.Kind.ETFS
-    if instrument.asset_type == AssetType.STOCK:
-        return SyncRun.Kind.STOCKS
-    return None
 
 
 def enqueue_admin_sync(request: HttpRequest, kind: str, symbols: list[str]) -> SyncRun:
@@ -145,15 +137,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Instrument]:
-        bars = DailyBar.objects.filter(instrument=OuterRef("pk")).order_by()
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_bar_time=Subquery(bars.order_by("-time").values("time")[:1]),
-                bars_stored=Subquery(bars.values("instrument").annotate(n=Count("*")).values("n")),
-            )
-        )
+        return with_bar_extent(super().get_queryset(request))
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Instrument], search_term: str
@@ -183,7 +167,7 @@ class InstrumentAdmin(admin.ModelAdmin):
 
     @admin.display(description="bars")
     def bar_count(self, obj: Instrument) -> int:
-        return getattr(obj, "bars_stored", None) or 0
+        return getattr(obj, "bar_count", None) or 0
 
     def get_inlines(self, request: HttpRequest, obj: Instrument | None) -> list:
         """The fund facts, on ETFs whose facts exist (the ETF sync creates them)."""
@@ -251,7 +235,7 @@ class InstrumentAdmin(admin.ModelAdmin):
         by_kind: dict[str, list[str]] = defaultdict(list)
         skipped = []
         for instrument in queryset.only("symbol", "is_etf", "asset_type"):
-            kind = sync_kind_of(instrument)
+            kind = instrument.sync_kind
             if kind is None:
                 skipped.append(instrument.symbol)
             else:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the exchanges' zone (bars, the close, the calendar), whatever TIME_ZONE is
 MARKET_CLOSE = dt.time(15, 0)
 # Bars are final some minutes after the close; the provider needs a moment to settle.
 FINAL_AFTER = dt.time(15, 30)

@@ -2,8 +2,8 @@
 
 Drawn in Python so the admin needs no JavaScript charting library, no CDN and no npm: the
 page carries a plain ``<svg>`` that any browser renders (and that tests can inspect). Prices
-are adjusted with :class:`prices.adjustments.PriceAdjuster` over the instrument's stored
-corporate actions, exactly like the API; volumes are never adjusted (shares, as stored).
+are adjusted by the API's own :func:`prices.queries.adjuster_for` over the instrument's stored
+corporate actions; volumes are never adjusted (shares, as stored).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from etfs.models import Instrument
-from prices.adjustments import ADJUSTS, Action, PriceAdjuster
-from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
+from prices.adjustments import ADJUSTS
+from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
+from prices.queries import adjuster_for
 
 # Range key -> calendar days before the last stored bar (None: the whole history).
 RANGES: dict[str, int | None] = {"3M": 92, "6M": 183, "1Y": 366, "3Y": 3 * 366, "5Y": 5 * 366, "ALL": None}
@@ -72,7 +73,7 @@ def load_price_series(
     """Read the instrument's bars for the range (anchored at its last stored bar) and adjust them.
 
     Anchoring at the last bar rather than today keeps a chart useful on a database that has
-    not been synced for a while. Three small queries: last bar, the range, the actions.
+    not been synced for a while. Small queries: last bar, the range, and for qfq/hfq the actions.
     """
     range_key = normalise_range(range_key)
     adjust = normalise_adjust(adjust)
@@ -84,7 +85,7 @@ def load_price_series(
         if days is not None:
             start = time_to_trading_date(last_time) - dt.timedelta(days=days)
             bars = bars.filter(time__gte=trading_date_to_time(start))
-        adjuster = PriceAdjuster(_actions(instrument), adjust, instrument.price_decimals)
+        adjuster = adjuster_for(instrument, adjust)
         for time, close, volume in bars.order_by("time").values_list("time", "close", "volume").iterator():
             if close is None or not Decimal(str(close)).is_finite():
                 continue  # NaN stored by an earlier version: no point to draw
@@ -97,11 +98,6 @@ def load_price_series(
         decimals=instrument.price_decimals,
         points=points,
     )
-
-
-def _actions(instrument: Instrument) -> list[Action]:
-    rows = CorporateAction.objects.filter(instrument_id=instrument.pk).values_list("ex_date", "cash", "split_ratio")
-    return [Action(ex_date=ex_date, cash=cash, split_ratio=ratio) for ex_date, cash, ratio in rows]
 
 
 def downsample(points: list[ChartPoint], max_points: int = MAX_POINTS) -> list[ChartPoint]:

@@ -25,12 +25,17 @@ class AssetType(models.TextChoices):
     INDEX = "index", "Index"
 
 
+# What the ETF sync and the stock sync each cover, as conditions (querysets, counts, pages).
+ETF = Q(is_etf=True)
+STOCK = Q(is_etf=False, asset_type=AssetType.STOCK)
+
+
 class InstrumentQuerySet(models.QuerySet["Instrument"]):
     def etfs(self) -> InstrumentQuerySet:
-        return self.filter(is_etf=True)
+        return self.filter(ETF)
 
     def stocks(self) -> InstrumentQuerySet:
-        return self.filter(is_etf=False, asset_type=AssetType.STOCK)
+        return self.filter(STOCK)
 
     def active(self) -> InstrumentQuerySet:
         return self.filter(is_active=True)
@@ -123,6 +128,15 @@ class Instrument(models.Model):
     @property
     def parsed_symbol(self) -> Symbol:
         return Symbol(self.code, self.exchange)
+
+    @property
+    def sync_kind(self) -> str | None:
+        """The sync kind that covers this instrument (as ``of_kind``): ETFs, stocks, or None (LOF, REIT, index…)."""
+        if self.is_etf:
+            return SyncRun.Kind.ETFS
+        if self.asset_type == AssetType.STOCK:
+            return SyncRun.Kind.STOCKS
+        return None
 
     def is_locked(self, field: str) -> bool:
         return field in (self.locked_fields or [])

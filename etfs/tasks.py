@@ -18,7 +18,7 @@ from etfs.calendar import SHANGHAI, is_trading_day
 from etfs.models import SyncRun
 from etfs.providers.errors import ProviderError
 from etfs.symbols import parse_symbols
-from etfs.sync.service import KINDS, run_sync
+from etfs.sync.service import check_kind, run_sync
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def enqueue_sync(
     Raises ``ValueError`` for an unknown kind or a bad symbol, before anything is queued.
     With ``Q_CLUSTER["sync"]`` (tests) the task runs inline and the returned row is finished.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
+    check_kind(kind)
     parsed = parse_symbols(symbols) if symbols else []
     run = SyncRun.objects.create(
         kind=kind,

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from etfs.calendar import last_final_trading_day, trading_days
-from etfs.models import Instrument, SyncRun
+from etfs.models import ETF, STOCK, Instrument, SyncRun
 from prices.fund_queries import largest_flows, widest_premiums
 from prices.models import DailyBar, QuarantinedBar, time_to_trading_date
 
@@ -87,9 +87,9 @@ class LandingSummary:
 def instrument_counts() -> dict[str, int]:
     """Active ETFs, active stocks, other active instruments, and inactive ones: one query."""
     return Instrument.objects.aggregate(
-        etfs=Count("pk", filter=Q(is_active=True, is_etf=True)),
-        stocks=Count("pk", filter=Q(is_active=True, is_etf=False, asset_type="stock")),
-        others=Count("pk", filter=Q(is_active=True, is_etf=False) & ~Q(asset_type="stock")),
+        etfs=Count("pk", filter=Q(is_active=True) & ETF),
+        stocks=Count("pk", filter=Q(is_active=True) & STOCK),
+        others=Count("pk", filter=Q(is_active=True) & ~ETF & ~STOCK),
         inactive=Count("pk", filter=Q(is_active=False)),
     )
 

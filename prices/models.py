@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TypedDict
-from zoneinfo import ZoneInfo
 
 from django.db import models
 from django.db.models import F, Q
 from timescale.db.models.fields import TimescaleDateTimeField
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from etfs.calendar import SHANGHAI
 
 
 class DecimalSpec(TypedDict):

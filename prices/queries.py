@@ -32,7 +32,8 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
@@ -94,6 +95,18 @@ class Bar(NamedTuple):
 def is_timescale() -> bool:
     return getattr(settings, "IS_TIMESCALE", False) or (
         connection.settings_dict["ENGINE"] == "timescale.db.backends.postgresql"
+    )
+
+
+def with_bar_extent(instruments: QuerySet[Instrument]) -> QuerySet[Instrument]:
+    """Annotate each instrument's ``first_bar_time``, ``last_bar_time`` (None without bars) and
+    ``bar_count``: correlated subqueries on the bars' (instrument, time) index, evaluated for
+    the rows fetched only, so a page costs one query however many instruments exist."""
+    bars = DailyBar.objects.filter(instrument_id=OuterRef("pk")).order_by()
+    return instruments.annotate(
+        first_bar_time=Subquery(bars.order_by("time").values("time")[:1]),
+        last_bar_time=Subquery(bars.order_by("-time").values("time")[:1]),
+        bar_count=Coalesce(Subquery(bars.values("instrument_id").annotate(n=Count("*")).values("n")), 0),
     )
 
 

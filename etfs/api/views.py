@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,6 +30,7 @@ from etfs.api.serializers import (
 from etfs.api.strict import StrictQueryParamsMixin
 from etfs.models import Instrument, SyncRun
 from etfs.symbols import SYMBOL_FORMS, parse_symbol
+from prices.queries import with_bar_extent
 
 
 def _any_case(word: str) -> str:
@@ -85,11 +86,7 @@ class InstrumentViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, viewse
         return InstrumentDetailSerializer if self.action == "retrieve" else InstrumentSerializer
 
     def get_object(self) -> Instrument:
-        queryset = self.get_queryset().annotate(
-            first_bar_time=Min("daily_bars__time"),
-            last_bar_time=Max("daily_bars__time"),
-            bar_count=Count("daily_bars__time"),
-        )
+        queryset = with_bar_extent(self.get_queryset())
         instrument = get_instrument_or_404(queryset, self.kwargs["symbol"])
         self.check_object_permissions(self.request, instrument)
         return instrument

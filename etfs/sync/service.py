@@ -46,6 +46,12 @@ class SyncOptionError(ValueError):
     """A usage error found before any request: bad kind, symbol, date, provider or combination."""
 
 
+def check_kind(kind: str) -> None:
+    """Raise ``SyncOptionError`` (a ``ValueError``) unless ``kind`` is a sync kind."""
+    if kind not in KINDS:
+        raise SyncOptionError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
+
+
 def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
     if value is None or value == "":
         return None
@@ -75,8 +81,7 @@ def validate_options(
         parsed = parse_symbols(" ".join(symbols) if isinstance(symbols, list | tuple) else symbols) if symbols else None
     except ValueError as exc:
         raise SyncOptionError(f"--symbols: {exc}") from None
-    if kind not in KINDS:
-        raise SyncOptionError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
+    check_kind(kind)
     if list_only and prices_only:
         raise SyncOptionError("--list-only and --prices-only exclude each other")
     if symbols and not parsed:
