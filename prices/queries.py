@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, NamedTuple
 
@@ -57,6 +56,14 @@ def adjusted_price(raw: Decimal, a: Decimal, b: Decimal, quantum: Decimal) -> De
     return raw.fma(a, b, EXACT).quantize(quantum, ROUND_HALF_UP)
 
 
+def decimal_places(quantum: Decimal) -> int:
+    """Places after the point of a quantum such as ``Decimal("0.001")`` (3)."""
+    exponent = quantum.as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError(f"not a finite quantum: {quantum}")
+    return -exponent
+
+
 def finite_sql(column: str) -> str:
     """A stored number, or NULL for the NaN/Infinity an earlier version stored (PostgreSQL's numeric
     keeps them; see ``prices.integrity``): served as null, as ``_quantize`` does, never as 'NaN'."""
@@ -72,10 +79,12 @@ class Bar(NamedTuple):
     """
 
     date: dt.date  # the trading date; for 1w/1M the period's last trading date
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
+    # Text on the raw PostgreSQL path (above); None for a non-finite stored price (NaN written
+    # by versions before validation): served as null.
+    open: Decimal | str | None
+    high: Decimal | str | None
+    low: Decimal | str | None
+    close: Decimal | None
     volume: int
     amount: Decimal | None  # None when any day it sums has no reported amount
     period_start: dt.date  # the period's first trading date (== date for daily bars)
@@ -222,10 +231,10 @@ def _daily_bars(
         # (round() is half away from zero, i.e. half up for prices) and hands open, high, low
         # and amount over as their exact decimal text, which every writer takes as is. Only
         # the close stays a Decimal: pre_close, change and pct_chg are computed from it.
-        scale = int(-adjuster.quantum.as_tuple().exponent)
-        o, h, low, c, amount = (finite_sql(name) for name in ("open", "high", "low", "close", "amount"))
-        columns = f"round({o}, {scale})::text, round({h}, {scale})::text, round({low}, {scale})::text, {c}"
-        columns += f", volume, ({amount})::text"
+        scale = decimal_places(adjuster.quantum)
+        o, h, lo, c, am = (finite_sql(name) for name in ("open", "high", "low", "close", "amount"))
+        columns = f"round({o}, {scale})::text, round({h}, {scale})::text, round({lo}, {scale})::text, {c}"
+        columns += f", volume, ({am})::text"
     else:
         columns = "open, high, low, close, volume, amount"
     sql = f'SELECT {_trading_date_sql()}, {columns} FROM {_TABLE} WHERE {" AND ".join(where)} ORDER BY "time" LIMIT %s'
@@ -302,7 +311,7 @@ def previous_close(instrument_id: int, before: dt.date) -> tuple[dt.date, Any] |
     return None if row is None else (_as_date(row[0]), row[1])
 
 
-def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], Decimal]:
+def _price_function(adjuster: PriceAdjuster, day: dt.date) -> Callable[[Any], Decimal | None]:
     """Rounding (and for qfq/hfq adjusting) of one day's raw prices."""
     if adjuster.adjust == "none":
         return lambda raw: _quantize(raw, adjuster.quantum)

@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from prices.adjustments import PriceAdjuster
-from prices.queries import STORED_PRICE_QUANTUM, Bar, _quantize, adjusted_price
+from prices.queries import STORED_PRICE_QUANTUM, Bar, _quantize, adjusted_price, decimal_places
 
 COLUMNS = (
     "symbol",
@@ -102,7 +102,13 @@ class RowMaker:
         factor, offset = floats[segment] if len(floats) > 1 else floats[0]
         for bar in bars:
             pre_close = prev_close
-            if raw and next_ex is not None and pre_close is not None and bar.period_start >= next_ex:
+            if (
+                raw
+                and next_ex is not None
+                and pre_close is not None
+                and prev_day is not None
+                and bar.period_start >= next_ex
+            ):
                 pre_close = self._reference(pre_close, prev_day, bar.period_start)
             if next_ex is not None and bar.date >= next_ex:
                 segment = bisect.bisect_right(ex_dates, bar.date)
@@ -205,7 +211,7 @@ def _daily_rows_postgres(
     raw = adjuster.adjust == "none"
     maker = RowMaker(instrument.symbol, adjuster)
     floats, symbol = maker.floats, instrument.symbol
-    rows = []
+    rows: list[tuple] = []
     append = rows.append
     for day, o, h, low, c, pre, change, pct, volume, amount, seg, pre_seg, pre_day in fetched:
         if raw and pre is not None and seg != pre_seg:
@@ -223,6 +229,7 @@ def _line_sql(adjuster: PriceAdjuster, symbol: str, columns: tuple[str, ...], fm
     floats = RowMaker(symbol, adjuster).floats
     parts: list[str] = []
     params: list[Any] = []
+    values: list[Any]
     for name in columns:
         if name == "symbol":
             expression, values = "%s", [symbol]
@@ -318,7 +325,7 @@ def _reference_sql(adjuster: PriceAdjuster) -> tuple[str, list[Any]]:
     reference price ``round((pre - cash) / ratio)``; NULL after two or more (Python takes those)."""
     if adjuster.adjust != "none" or not adjuster.actions:
         return "pre", []
-    scale = int(-adjuster.quantum.as_tuple().exponent)
+    scale = decimal_places(adjuster.quantum)
     whens = " ".join(
         f"WHEN %s THEN round((pre - %s::numeric)::numeric(60, 30) / %s::numeric, {scale})" for _ in adjuster.actions
     )
@@ -371,7 +378,7 @@ def _run_rows_sql(
         table=_TABLE,
         lower=lower,
         upper=upper,
-        scale=int(-adjuster.quantum.as_tuple().exponent),
+        scale=decimal_places(adjuster.quantum),
     )
     params = [
         *select_params,

@@ -55,7 +55,7 @@ class StrictBooleanParam(serializers.Field):
             return False
         raise serializers.ValidationError("Enter 1 or 0 (true or false).")
 
-    def to_representation(self, value: bool) -> bool:
+    def to_representation(self, value: bool) -> bool:  # noqa: FBT001 (DRF's signature)
         return value
 
 
@@ -145,7 +145,9 @@ class BarQuerySerializer(serializers.Serializer):
         default="1d",
         help_text="1d daily, 1w weekly (Mon-Sun), 1M calendar month; 1w/1M are dated by the period's last trading day",
     )
-    fields = serializers.CharField(
+    # A parameter named "fields": DRF's metaclass takes declared fields off the class, so this
+    # does not shadow Serializer.fields at run time (the stubs cannot know).
+    fields = serializers.CharField(  # type: ignore[assignment]
         required=False,
         help_text="Comma list of columns to return, in this order; default all of: " + ", ".join(COLUMNS),
     )
@@ -240,7 +242,7 @@ class ActionSerializer(serializers.Serializer):
     split_ratio = serializers.DecimalField(
         max_digits=20, decimal_places=10, coerce_to_string=False, help_text="New shares per old share (2 = 1:2 split)"
     )
-    source = serializers.CharField(
+    source = serializers.CharField(  # type: ignore[assignment]  # a declared field, not Field.source
         help_text="How the action was found, as CorporateAction.source holds it (provider, snapshot, manual, …)"
     )
 

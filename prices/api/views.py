@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -147,7 +148,7 @@ def csv_download(chunks: Iterator[bytes], filename: str) -> StreamingHttpRespons
 
 
 def stream_rows(
-    rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, bom: bool
+    rows: Iterable[tuple], columns: tuple[str, ...], fmt: str, filename: str, *, bom: bool
 ) -> StreamingHttpResponse:
     """A CSV or Parquet download of ``rows`` (``prices.rows.COLUMNS`` tuples), batch by batch."""
     if fmt == "parquet":
@@ -162,7 +163,7 @@ def stream_rows(
     return response
 
 
-def json_response(rows: Iterable[tuple], columns: tuple[str, ...], next_link: str | None) -> HttpResponse:
+def json_response(rows: Iterable[tuple], columns: tuple[str, ...], next_link: str | None) -> HttpResponseBase:
     return HttpResponse(json_page(rows, columns, next_link), content_type="application/json")
 
 
@@ -184,7 +185,7 @@ class InstrumentBarsView(FormatsMixin, APIView):
     query_serializers = (BarQuerySerializer,)
 
     @extend_schema(parameters=[SYMBOL_PARAMETER, BarQuerySerializer], responses=BAR_RESPONSES)
-    def get(self, request: Request, symbol: str) -> HttpResponse:
+    def get(self, request: Request, symbol: str) -> HttpResponseBase:
         params = validate_query(BarQuerySerializer, request.query_params)
         interval, start, end = params["interval"], params.get("start"), params.get("end")
         columns = chosen_columns(params, default_columns(with_symbol=False, interval=interval))
@@ -207,7 +208,7 @@ class InstrumentBarsView(FormatsMixin, APIView):
                 return csv_download(csv_line_chunks(lines, columns, bom=params["bom"]), filename)
         if fmt != "json":
             rows = _history_rows(instrument, adjuster, start, end, interval)
-            return stream_rows(rows, columns, fmt, filename, params["bom"])
+            return stream_rows(rows, columns, fmt, filename, bom=params["bom"])
         paginator = self.pagination_class()
         if _lines_apply(adjuster, interval):
 
@@ -253,7 +254,7 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
     query_serializers = (CrossBarQuerySerializer,)
 
     @extend_schema(parameters=[CrossBarQuerySerializer, *INSTRUMENT_FILTER_PARAMETERS], responses=BAR_RESPONSES)
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> HttpResponseBase:
         params = validate_query(CrossBarQuerySerializer, request.query_params)
         interval = params["interval"]
         columns = chosen_columns(params, default_columns(with_symbol=True, interval=interval))
@@ -278,7 +279,7 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
 
     def _many(
         self, request: Request, instruments: Any, params: dict[str, Any], columns: tuple[str, ...], fmt: str
-    ) -> HttpResponse:
+    ) -> HttpResponseBase:
         wanted = [s.canonical for s in params["symbols"]]
         stored = {
             row[1]: SectionInstrument(*row)
@@ -297,7 +298,7 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
                 for instrument in chosen:
                     yield from _history_rows(instrument, adjusters[instrument.pk], start, end, interval)
 
-            return stream_rows(rows(), columns, fmt, f"bars-{interval}-{params['adjust']}", params["bom"])
+            return stream_rows(rows(), columns, fmt, f"bars-{interval}-{params['adjust']}", bom=params["bom"])
         paginator = self.pagination_class()
         paginator.request = request
         size = paginator.get_page_size(params)
@@ -311,20 +312,20 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
             if instrument.symbol == cursor_symbol and cursor_day is not None:
                 first = max(start, cursor_day) if start else cursor_day
             need = size - len(page)
-            rows = history_rows(
+            found = history_rows(
                 instrument, adjusters[instrument.pk], start=first, end=end, interval=interval, limit=need + 1
             )
-            if len(rows) > need:
-                paginator.next_date, paginator.next_symbol = rows[need][PERIOD_START], instrument.symbol
-                rows = rows[:need]
-            page.extend(rows)
+            if len(found) > need:
+                paginator.next_date, paginator.next_symbol = found[need][PERIOD_START], instrument.symbol
+                found = found[:need]
+            page.extend(found)
             if paginator.next_date is not None:
                 break
         return json_response(page, columns, paginator.get_next_link())
 
     def _cross_section(
         self, request: Request, instruments: Any, params: dict[str, Any], columns: tuple[str, ...], fmt: str
-    ) -> HttpResponse:
+    ) -> HttpResponseBase:
         day = params["date"]
         section = cross_section(instruments, day)
         adjusters = self._adjusters([instrument for instrument, _, _ in section], params["adjust"])
@@ -335,7 +336,9 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
                 yield from RowMaker(instrument.symbol, adjuster).rows([section_bar(raw, day, adjuster)], previous)
 
         if fmt != "json":
-            return stream_rows(rows(section), columns, fmt, f"bars-{day.isoformat()}-{params['adjust']}", params["bom"])
+            return stream_rows(
+                rows(section), columns, fmt, f"bars-{day.isoformat()}-{params['adjust']}", bom=params["bom"]
+            )
         paginator = self.pagination_class()
         paginator.request = request
         size = paginator.get_page_size(params)
