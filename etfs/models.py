@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from etfs.names import name_initials, normalise_name
 from etfs.symbols import Symbol
 
 
@@ -120,8 +121,6 @@ class Instrument(models.Model):
 
     def refresh_search_fields(self) -> None:
         """Derive the search columns from ``name`` (bulk writes call this themselves)."""
-        from etfs.names import name_initials, normalise_name
-
         self.search_name = normalise_name(self.name)
         self.name_initials = name_initials(self.name)
 

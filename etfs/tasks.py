@@ -18,6 +18,7 @@ from etfs.calendar import SHANGHAI, is_trading_day
 from etfs.models import SyncRun
 from etfs.providers.errors import ProviderError
 from etfs.symbols import parse_symbols
+from etfs.sync.audit import audit_adjustments
 from etfs.sync.service import check_kind, run_sync
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,6 @@ def scheduled_sync(kind: str, *, list_only: bool = False, now: dt.datetime | Non
 def audit_sample(kind: str, today: dt.date) -> str:
     """The weekly rotating audit: ``SYNC["AUDIT_SAMPLE"]`` instruments, the next slice each
     ISO week, compared with the provider's qfq/hfq and repaired (``--verify-adjustments``)."""
-    from etfs.sync.audit import audit_adjustments
-
     size = settings.SYNC.get("AUDIT_SAMPLE", 0)
     if size <= 0:
         return "no audit"

@@ -10,10 +10,13 @@ Migration ``prices.0005`` runs it once; ``manage.py check_bars`` runs it on dema
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import F, Q
+
+from prices.models import bar_values, time_to_trading_date, trading_date_to_time
 
 FIRST_SESSION = dt.date(1990, 12, 19)
 PRICES = ("open", "high", "low", "close")
@@ -22,8 +25,6 @@ REASON = "stored invalid by an earlier version: {problem}; accept removes the ro
 
 def invalid_condition() -> Q:
     """Rows whose values cannot be true, as the database compares them (portable)."""
-    from prices.models import trading_date_to_time
-
     return (
         Q(low__lte=0)
         | Q(open__lt=F("low"))
@@ -50,8 +51,6 @@ def _non_finite_keys(table: str) -> list[tuple[int, Any]]:
 
 def describe(bar: Any) -> str:
     """What is wrong with a stored bar (``DailyBar`` or its historical model)."""
-    from decimal import Decimal
-
     values = {name: getattr(bar, name) for name in (*PRICES, "amount")}
     for name, value in values.items():
         if value is not None and not Decimal(str(value)).is_finite():
@@ -68,8 +67,6 @@ def describe(bar: Any) -> str:
 def hold_invalid_bars(daily_bar: Any, quarantined_bar: Any) -> int:
     """Hold every invalid stored bar (once: pending ones are not held again); return how many
     were newly held. Takes the models so a migration can pass its historical ones."""
-    from prices.models import bar_values, time_to_trading_date
-
     bars = list(daily_bar.objects.filter(invalid_condition()).iterator())
     for instrument_id, time in _non_finite_keys(daily_bar._meta.db_table):
         bars += list(daily_bar.objects.filter(instrument_id=instrument_id, time=time))

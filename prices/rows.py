@@ -28,8 +28,24 @@ from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import connection
+
 from prices.adjustments import PriceAdjuster
-from prices.queries import STORED_PRICE_QUANTUM, Bar, _quantize, adjusted_price, decimal_places
+from prices.queries import (
+    _TABLE,
+    MIN_DATE,
+    STORED_PRICE_QUANTUM,
+    Bar,
+    _quantize,
+    _segment_sql,
+    _time_param,
+    adjusted_price,
+    decimal_places,
+    fetch_bars,
+    finite_sql,
+    iter_bars,
+    previous_close,
+)
 
 COLUMNS = (
     "symbol",
@@ -193,8 +209,6 @@ LIMIT %s
 
 def _map_sql(ex_dates: list[dt.date], values: list[Decimal]) -> tuple[str, list[Any]]:
     """SQL choosing ``values[i]`` for a bar in segment ``i`` (between ex-dates)."""
-    from prices.queries import _time_param
-
     if not ex_dates:
         return "%s::numeric", [values[0]]
     whens = " ".join('WHEN "time" < %s THEN %s::numeric' for _ in ex_dates)
@@ -274,7 +288,7 @@ def history_lines(
     holding a raw bar after two ex-dates at once (a suspension over both; rare) is built from
     ``history_rows`` and the writers instead, which give the same text.
     """
-    from prices.api.writers import lines_of
+    from prices.api.writers import lines_of  # here: the writers import this module
 
     select, select_params = _line_sql(adjuster, instrument.symbol, columns, fmt)
     fetched = _run_rows_sql(instrument, adjuster, start, end, limit, select, select_params)
@@ -347,10 +361,6 @@ def _run_rows_sql(
     select: str,
     select_params: list[Any],
 ) -> list[tuple]:
-    from django.db import connection
-
-    from prices.queries import _TABLE, MIN_DATE, _segment_sql, _time_param, finite_sql
-
     raw = adjuster.adjust == "none"
     segment, segment_params = _segment_sql(adjuster.ex_dates)
     if raw:
@@ -405,15 +415,11 @@ def _uses_sql_rows(adjuster: PriceAdjuster, interval: str) -> bool:
     ``prices.queries._daily_bars``): there the window and casts cost PostgreSQL more than
     they save Python (CPU per request measured with ``bench/api_load.py``).
     """
-    from django.db import connection
-
     return interval == "1d" and adjuster.adjust != "none" and connection.vendor == "postgresql"
 
 
 def lines_apply(adjuster: PriceAdjuster, interval: str) -> bool:
     """Whether ``history_lines`` serves this series: daily bars on PostgreSQL/TimescaleDB."""
-    from django.db import connection
-
     return interval == "1d" and connection.vendor == "postgresql"
 
 
@@ -436,8 +442,6 @@ def history_rows_python(
     instrument: Any, adjuster: PriceAdjuster, *, start: dt.date | None, end: dt.date | None, interval: str, limit: int
 ) -> list[tuple]:
     """``history_rows`` computed in Python (every backend, every interval)."""
-    from prices.queries import fetch_bars, previous_close
-
     bars = fetch_bars(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
     if not bars:
         return []
@@ -464,8 +468,6 @@ def iter_history_rows(
             if len(page) <= batch_size:
                 return
             cursor = page[batch_size][2]
-    from prices.queries import iter_bars, previous_close
-
     bars = iter_bars(instrument, adjuster, start=start, end=end, interval=interval, batch_size=batch_size)
     first = next(bars, None)
     if first is None:

@@ -20,7 +20,9 @@ from etfs.models import Instrument
 from etfs.providers.base import Adjust, MarketDataProvider, PriceTicks
 from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
+from etfs.sync import service
 from etfs.sync.actions import ActionChanges, Findings, Source, record_actions, stored_actions
+from etfs.sync.service import SyncOptionError, validate_options
 from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq
 from prices.models import DailyBar, time_to_trading_date
 
@@ -139,8 +141,6 @@ def audit_adjustments(
     """Audit the active instruments of ``kind`` (or ``symbols``; ``limit`` from ``offset``
     of them in symbol order, wrapping, for a rotating sample). Raises ``SyncOptionError``
     for a bad symbol or provider, before any request."""
-    from etfs.sync.service import SyncOptionError, _build_provider, validate_options
-
     parsed, _, _ = validate_options(
         kind, symbols=symbols, start=None, end=None, list_only=False, prices_only=False, workers=None
     )
@@ -155,7 +155,7 @@ def audit_adjustments(
     if limit is not None and instruments:
         start = offset % len(instruments)
         instruments = (instruments[start:] + instruments[:start])[:limit]
-    source, owned = _build_provider(provider)
+    source, owned = service._build_provider(provider)  # looked up per call: tests substitute it
     try:
         return verify_adjustments(instruments, source, progress)
     finally:

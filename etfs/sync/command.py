@@ -14,8 +14,12 @@ from contextlib import contextmanager
 from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
+from etfs.sync.audit import audit_adjustments
 from etfs.sync.service import SyncOptionError, run_sync
 
 LOG_EVERY_SECONDS = 5.0
@@ -93,8 +97,6 @@ class SyncCommand(BaseCommand):
 
     def _verify(self, options: dict[str, Any]) -> None:
         """``--verify-adjustments``: audit and repair; exit 1 when a day stays wrong."""
-        from etfs.sync.audit import audit_adjustments
-
         clashing = [name for name in ("start", "end", "full", "list_only", "prices_only", "dry_run") if options[name]]
         if clashing:
             names = ", ".join("--" + name.replace("_", "-") for name in clashing)
@@ -129,8 +131,6 @@ class SyncCommand(BaseCommand):
         except ValueError:
             raise CommandError(f"--now {value!r} is not a date-time", returncode=2) from None
         if parsed.tzinfo is None:
-            from etfs.calendar import SHANGHAI
-
             parsed = parsed.replace(tzinfo=SHANGHAI)
         return parsed
 
@@ -138,9 +138,6 @@ class SyncCommand(BaseCommand):
     def _progress(self):
         """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
         if self.stdout.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
             with Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

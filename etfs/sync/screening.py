@@ -17,6 +17,7 @@ from etfs.symbols import Symbol
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
 from etfs.sync.validation import UNLIMITED_FIRST_BARS, BarRules, bar_problem, listing_problem, price_limit, screen_moves
+from prices.models import CorporateAction
 
 
 def screen_listings(
@@ -51,8 +52,6 @@ def screen_listings(
 
 def bar_rules(instruments: list[Instrument], today: dt.date) -> dict[int, BarRules]:
     """Each stored instrument's rules for this run, with its stored corporate actions' days."""
-    from prices.models import CorporateAction
-
     action_days: dict[int, set[dt.date]] = {}
     ids = [i.pk for i in instruments if i.pk]
     for offset in range(0, len(ids), 500):

@@ -21,6 +21,7 @@ from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.providers.funds import FundDataProvider
+from etfs.providers.registry import build_provider
 from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.funds import (
@@ -100,8 +101,6 @@ def _build_provider(provider: str | MarketDataProvider | None) -> tuple[MarketDa
     """A provider instance, and whether this run owns it (and closes it)."""
     if isinstance(provider, MarketDataProvider):
         return provider, False
-    from etfs.providers.registry import build_provider
-
     try:
         return build_provider(provider), True
     except ValueError as exc:

@@ -120,7 +120,7 @@ def csv_chunks(batches: Iterable[Iterable[tuple]], columns: Sequence[str], *, bo
 
 
 def _arrow_type(name: str) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # a large library: loaded only when Parquet is asked for (here and below)
 
     if name in DATE_COLUMNS:
         return pa.date32()
