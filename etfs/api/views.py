@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.api.health import health_report
+from etfs.api.lookup import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.api.pagination import ListPagination
 from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.serializers import (
@@ -29,42 +29,7 @@ from etfs.api.serializers import (
 )
 from etfs.api.strict import StrictQueryParamsMixin
 from etfs.models import Instrument, SyncRun
-from etfs.symbols import SYMBOL_FORMS, parse_symbol
 from prices.queries import with_bar_extent
-
-
-def _any_case(word: str) -> str:
-    """A regex matching ``word`` in any case, for JSON-schema patterns (which have no flags)."""
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
-
-
-_EXCHANGE = "(" + "|".join(_any_case(w) for w in ("SH", "SZ", "BJ")) + ")"
-_SUFFIX = "(" + "|".join(_any_case(w) for w in ("SH", "SZ", "BJ", "XSHG", "XSHE", "SS", "BJSE")) + ")"
-_GM = "(" + "|".join(_any_case(w) for w in ("SHSE", "SZSE", "BJSE")) + ")"
-SYMBOL_PATTERN = rf"^(\d{{6}}(\.{_SUFFIX})?|{_EXCHANGE}\.?\d{{6}}|{_GM}\.\d{{6}}|[01]\.\d{{6}})$"
-SYMBOL_PARAMETER = OpenApiParameter(
-    "symbol",
-    {"type": "string", "pattern": SYMBOL_PATTERN},
-    OpenApiParameter.PATH,
-    description=f"Any symbol form: {SYMBOL_FORMS}",
-    examples=[
-        OpenApiExample("canonical", value="510300.SH"),
-        OpenApiExample("prefixed", value="sh510300"),
-        OpenApiExample("JoinQuant", value="510300.XSHG"),
-    ],
-)
-
-
-def get_instrument_or_404(queryset: QuerySet[Instrument], value: str) -> Instrument:
-    """The instrument ``value`` names in any symbol form; 404 naming it (or saying why it is no symbol)."""
-    try:
-        symbol = parse_symbol(value)
-    except ValueError as exc:
-        raise NotFound(str(exc)) from None
-    try:
-        return queryset.get(symbol=symbol.canonical)
-    except Instrument.DoesNotExist:
-        raise NotFound(f"unknown instrument {symbol.canonical} (asked as {value!r})") from None
 
 
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

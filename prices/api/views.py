@@ -28,9 +28,9 @@ from rest_framework.views import APIView
 
 from etfs import calendar
 from etfs.api.filters import InstrumentFilteringMixin, StrictSearchFilter
+from etfs.api.lookup import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.strict import StrictQueryParamsMixin
-from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.models import Instrument
 from etfs.symbols import parse_symbol
 from prices.adjustments import Action, PriceAdjuster
