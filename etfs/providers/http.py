@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -64,34 +64,35 @@ def count(stats: RequestStats, counter: str, amount: int = 1) -> None:
         setattr(stats, counter, getattr(stats, counter) + amount)
 
 
+def _setting(key: str) -> Any:
+    """A field whose default is ``settings.MARKETDATA[key]``, read when the options are made."""
+    return field(default_factory=lambda: settings.MARKETDATA[key])
+
+
 @dataclass(frozen=True)
 class ClientOptions:
-    """The network knobs of ``settings.MARKETDATA``, read once per provider."""
+    """The network knobs, one per ``settings.MARKETDATA`` entry: the settings are the one home of
+    their defaults (and the README's table documents them); a field given here overrides one."""
 
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    rate_limit: float = 1.0
-    concurrency: int = 4
-    breaker_threshold: int = 5
-    breaker_cooldown: float = 300.0
+    connect_timeout: float = _setting("CONNECT_TIMEOUT")
+    read_timeout: float = _setting("READ_TIMEOUT")
+    max_attempts: int = _setting("MAX_ATTEMPTS")
+    backoff_base: float = _setting("BACKOFF_BASE")
+    backoff_max: float = _setting("BACKOFF_MAX")
+    rate_limit: float = _setting("RATE_LIMIT")
+    concurrency: int = _setting("CONCURRENCY")
+    breaker_threshold: int = _setting("BREAKER_THRESHOLD")
+    breaker_cooldown: float = _setting("BREAKER_COOLDOWN")
 
     @classmethod
     def from_settings(cls) -> ClientOptions:
-        conf = settings.MARKETDATA
-        defaults = cls()
-        return cls(
-            connect_timeout=float(conf.get("CONNECT_TIMEOUT", defaults.connect_timeout)),
-            read_timeout=float(conf.get("READ_TIMEOUT", defaults.read_timeout)),
-            max_attempts=max(1, int(conf.get("MAX_ATTEMPTS", defaults.max_attempts))),
-            backoff_base=float(conf.get("BACKOFF_BASE", defaults.backoff_base)),
-            backoff_max=float(conf.get("BACKOFF_MAX", defaults.backoff_max)),
-            rate_limit=float(conf.get("RATE_LIMIT", defaults.rate_limit)),
-            concurrency=max(1, int(conf.get("CONCURRENCY", defaults.concurrency))),
-            breaker_threshold=max(1, int(conf.get("BREAKER_THRESHOLD", defaults.breaker_threshold))),
-            breaker_cooldown=float(conf.get("BREAKER_COOLDOWN", defaults.breaker_cooldown)),
+        """The settings' values, counts below 1 read as 1."""
+        options = cls()
+        return replace(
+            options,
+            max_attempts=max(1, options.max_attempts),
+            concurrency=max(1, options.concurrency),
+            breaker_threshold=max(1, options.breaker_threshold),
         )
 
 
