@@ -19,8 +19,9 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -418,54 +419,47 @@ class HistorySync:
         queue = iter(jobs)
         in_flight: dict[Future, HistoryJob] = {}
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="etfsync-fetch")
-        # Fetchers parse on the CPU; hand the GIL back to the writer soon after each query.
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, WRITER_SWITCH_INTERVAL))
-        # A full collection walks every object of the process (Django's included) while all
-        # threads wait: ~65 ms, after which the queued requests leave as one burst that a
-        # host counting per second answers with 429 (measured). What exists now lives through
-        # the run anyway: set it aside, so collections walk only what the run allocates.
-        gc.freeze()
-        try:
-            self._fill(pool, queue, in_flight)
-            while in_flight:
-                finished, _ = wait(in_flight, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    job = in_flight.pop(future)
-                    try:
-                        pending.append(future.result())
-                    except ProviderUnavailable:
-                        raise
-                    except Exception as exc:  # per instrument: record, continue
-                        message = str(exc) if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
-                        self.recorder.error(job.symbol, message)
-                        self.done += 1
+        with writer_first_interpreter():
+            try:
                 self._fill(pool, queue, in_flight)
-                rows = sum(len(fetched.bars) for fetched in pending)
-                if pending and (
-                    rows >= self.writer.batch_size or not in_flight or time.monotonic() - last_flush >= FLUSH_SECONDS
-                ):
+                while in_flight:
+                    finished, _ = wait(in_flight, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        job = in_flight.pop(future)
+                        try:
+                            pending.append(future.result())
+                        except ProviderUnavailable:
+                            raise
+                        except Exception as exc:  # per instrument: record, continue
+                            message = str(exc) if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+                            self.recorder.error(job.symbol, message)
+                            self.done += 1
+                    self._fill(pool, queue, in_flight)
+                    rows = sum(len(fetched.bars) for fetched in pending)
+                    if pending and (
+                        rows >= self.writer.batch_size
+                        or not in_flight
+                        or time.monotonic() - last_flush >= FLUSH_SECONDS
+                    ):
+                        self._flush(pending)
+                        pending = []
+                        last_flush = time.monotonic()
+                        if self.progress:
+                            self.progress("history", self.done, total)
+            except ProviderUnavailable:
+                # The host refuses everything now: keep what was fetched, then stop the run.
+                if pending:
                     self._flush(pending)
-                    pending = []
-                    last_flush = time.monotonic()
-                    if self.progress:
-                        self.progress("history", self.done, total)
-        except ProviderUnavailable:
-            # The host refuses everything now: keep what was fetched, then stop the run.
-            if pending:
-                self._flush(pending)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            sys.setswitchinterval(switch_interval)
-            gc.unfreeze()
-            logger.info(
-                "history: %d of %d instruments done in %.1fs, %.1fs of it writing",
-                self.done - done_before,
-                len(jobs),
-                time.monotonic() - started,
-                self.write_seconds,
-            )
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+                logger.info(
+                    "history: %d of %d instruments done in %.1fs, %.1fs of it writing",
+                    self.done - done_before,
+                    len(jobs),
+                    time.monotonic() - started,
+                    self.write_seconds,
+                )
 
     def _fill(self, pool: ThreadPoolExecutor, queue: Iterable[HistoryJob], in_flight: dict) -> None:
         while len(in_flight) < 2 * self.workers:
@@ -501,6 +495,27 @@ class HistorySync:
         self.done += len(pending)
         self.recorder.heartbeat()
         self.write_seconds += time.monotonic() - started
+
+
+@contextmanager
+def writer_first_interpreter() -> Iterator[None]:
+    """The interpreter tuned for the history phase (fetcher threads, one writer), undone on exit.
+
+    Fetchers parse on the CPU: a short switch interval hands the GIL back to the writer soon
+    after each query. A full garbage collection walks every object of the process (Django's
+    included) while all threads wait: ~65 ms, after which the queued requests leave as one
+    burst that a host counting per second answers with 429 (measured). What exists at the
+    start lives through the run anyway: ``gc.freeze`` sets it aside, so collections walk only
+    what the run allocates.
+    """
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, WRITER_SWITCH_INTERVAL))
+    gc.freeze()
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switch_interval)
+        gc.unfreeze()
 
 
 def relax_commit() -> None:
