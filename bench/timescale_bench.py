@@ -73,7 +73,7 @@ class Side:
     def is_timescale(self) -> bool:
         return self.backend == "timescale"
 
-    def sql(self, query: str, params: tuple | None = None, autocommit: bool = False) -> list[tuple]:
+    def sql(self, query: str, params: tuple | None = None, *, autocommit: bool = False) -> list[tuple]:
         import psycopg2
 
         with contextlib.closing(psycopg2.connect(self.pg_url)) as conn:
@@ -85,7 +85,7 @@ class Side:
                 conn.commit()
             return rows
 
-    def timed(self, query: str, autocommit: bool = False) -> float:
+    def timed(self, query: str, *, autocommit: bool = False) -> float:
         started = time.perf_counter()
         self.sql(query, autocommit=autocommit)
         return time.perf_counter() - started
@@ -104,8 +104,12 @@ class Side:
         before = self.sql("SELECT hypertable_size('prices_dailybar')")[0][0]
         # As in production: the sync refreshes the aggregates right after writing; the policy
         # compresses chunks weeks later.
-        refresh_s = self.timed("CALL refresh_continuous_aggregate('prices_dailybar_weekly', NULL, NULL)", True)
-        refresh_m = self.timed("CALL refresh_continuous_aggregate('prices_dailybar_monthly', NULL, NULL)", True)
+        refresh_s = self.timed(
+            "CALL refresh_continuous_aggregate('prices_dailybar_weekly', NULL, NULL)", autocommit=True
+        )
+        refresh_m = self.timed(
+            "CALL refresh_continuous_aggregate('prices_dailybar_monthly', NULL, NULL)", autocommit=True
+        )
         seconds = self.timed(
             "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('prices_dailybar') c"
         )

@@ -109,7 +109,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_TIMESCALE = DATABASES["default"]["ENGINE"] == "timescale.db.backends.postgresql"
 # On TimescaleDB, serve weekly/monthly bars from the continuous aggregates where they are
 # current (prices/queries.py); 0 aggregates the daily bars on every request, as elsewhere.
-BARS_FROM_AGGREGATES = env_bool("BARS_FROM_AGGREGATES", True)
+BARS_FROM_AGGREGATES = env_bool("BARS_FROM_AGGREGATES", default=True)
 
 # --- I18N / time --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -518,7 +518,7 @@ def _rows_from_aggregate(
     if not whole:
         return None
     rows: list[Sequence[Any]] = []
-    if start is not None and first_whole != start:
+    if start is not None and first_whole is not None and first_whole != start:
         rows += _rows_from_days(instrument, start, first_whole - dt.timedelta(days=1), interval, [], 1)
     rows += whole
     if end_whole is not None and end_whole != after_end and len(rows) < limit:

@@ -198,7 +198,7 @@ def compress_chunks(older_than: dt.timedelta | None = None) -> int:
         else:
             cursor.execute(
                 "SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks(%s, older_than => %s) c",
-                [BAR_TABLE, older_than],
+                [BAR_TABLE, older_than],  # type: ignore[list-item]  # psycopg2 sends a timedelta as an interval
             )
         return len(cursor.fetchall())
 
