@@ -182,8 +182,8 @@ MARKETDATA: dict[str, Any] = {
 # --- Fund data (NAV, on-exchange shares, facts, the exchanges' ETF lists) -------------------------
 # A separate phase of the ETF sync, against separate hosts; ``FUNDDATA_SYNC=0`` turns it off.
 # ``{code}`` in a URL is the fund code. Network knobs (timeouts, rate, retries) are MARKETDATA's.
-FUNDDATA = {
-    "ENABLED": env_bool("FUNDDATA_SYNC", True),
+FUNDDATA: dict[str, Any] = {
+    "ENABLED": env_bool("FUNDDATA_SYNC", default=True),
     "NAV_HISTORY_URL": env_str("FUND_NAV_HISTORY_URL", "https://fund.eastmoney.com/pingzhongdata/{code}.js"),
     "NAV_LATEST_URL": env_str("FUND_NAV_LATEST_URL", "https://fund.eastmoney.com/data/rankhandler.aspx"),
     "PROFILE_URL": env_str("FUND_PROFILE_URL", "https://fundf10.eastmoney.com/jbgk_{code}.html"),

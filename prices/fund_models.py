@@ -18,8 +18,10 @@ from django.db import models
 from django.db.models import Q
 from timescale.db.models.fields import TimescaleDateTimeField
 
+from prices.models import DecimalSpec
+
 # NAVs are published to 4 decimals (East Money's DWJZ/LJJZ); room for 10^10.
-NAV = {"max_digits": 14, "decimal_places": 4}
+NAV: DecimalSpec = {"max_digits": 14, "decimal_places": 4}
 CHUNK_INTERVAL = "365 days"
 
 

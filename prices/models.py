@@ -41,6 +41,9 @@ def time_to_trading_date(value: dt.datetime) -> dt.date:
 
 
 class BarQuerySet(models.QuerySet):
+    def for_instrument(self, instrument_id: int) -> BarQuerySet:
+        return self.filter(instrument_id=instrument_id)
+
     def between(self, start: dt.date | None = None, end: dt.date | None = None) -> BarQuerySet:
         qs = self
         if start is not None:

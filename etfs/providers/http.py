@@ -311,7 +311,7 @@ class HostClient:
             self.limiter.acquire()
             count(self.stats, "requests")
             try:
-                result = self._attempt(url, params, parse, symbol, binary)
+                result = self._attempt(url, params, parse, symbol, binary=binary)
             except UnknownInstrument:
                 self.breaker.record_success()
                 raise
@@ -332,7 +332,7 @@ class HostClient:
         raise error
 
     def _attempt(
-        self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, binary: bool = False
+        self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, *, binary: bool = False
     ) -> T:
         context: dict[str, Any] = {"host": self.host, "symbol": symbol}
         timeout = (self.options.connect_timeout, self.options.read_timeout)

@@ -268,7 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.sim._log(RequestLogEntry(status=status, **self._pending))
             self._pending = None
 
-    def _answer(self, sim: Simulator, path: str, query: dict[str, str], outcome: str) -> int:
+    def _failure(self, sim: Simulator, outcome: str) -> int | None:
+        """Answer a refusing outcome (429, a dropped connection, a 5xx) and return its status;
+        None for the outcomes that still answer (a hang waits first)."""
         if outcome == "limited":
             return self._send(429, "请求过于频繁 (too many requests)", "text/plain", {"Retry-After": "1"})
         if outcome == "drop":
@@ -280,6 +282,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, HTML_ERROR.format(status=status, text="Bad Gateway"), "text/html")
         if outcome == "hang":
             sim._wait(sim.config.hang_seconds)
+        return None
+
+    def _answer(self, sim: Simulator, path: str, query: dict[str, str], outcome: str) -> int:
+        failed = self._failure(sim, outcome)
+        if failed is not None:
+            return failed
         poisons = tuple(sim.config.poison)
         if _source(path) in sim.config.outages:
             return self._send(503, HTML_ERROR.format(status="503", text="Service Unavailable"), "text/html")
