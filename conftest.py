@@ -57,3 +57,13 @@ def db_vendor() -> str:
 @pytest.fixture
 def is_timescale(settings) -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "timescale.db.backends.postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _release_run_locks(django_db_blocker):
+    """Runs a test claimed and left unfinished on purpose give up their liveness locks."""
+    yield
+    from etfs.sync.runs import release_all_runs
+
+    with django_db_blocker.unblock():
+        release_all_runs()

@@ -87,3 +87,9 @@ class ProviderUnavailable(ProviderError):
 
 class NotSupported(ProviderError):
     """The provider cannot answer this kind of request at all (e.g. Tencent has no instrument list)."""
+
+
+class NoNetwork(ProviderUnavailable):
+    """The host's name does not resolve or no route leads to it: this machine is offline (or
+    its DNS is broken). Retrying cannot help and nothing else will get through either, so the
+    run stops at once, saying so."""

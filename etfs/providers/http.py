@@ -10,9 +10,11 @@ stops a run with ``ProviderUnavailable`` instead of retrying into a longer ban.
 from __future__ import annotations
 
 import email.utils
+import errno
 import logging
 import math
 import random
+import socket
 import threading
 import time
 from collections import deque
@@ -28,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from etfs.providers.base import RequestStats
 from etfs.providers.errors import (
     BadPayload,
+    NoNetwork,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
@@ -56,6 +59,8 @@ WINDOW_SECONDS = 1.0
 SNIPPET_CHARS = 200
 
 _stats_lock = threading.Lock()
+# Set while a run is being interrupted (SIGTERM/SIGINT): fetcher threads send nothing more.
+stop_requests = threading.Event()
 
 
 def count(stats: RequestStats, counter: str, amount: int = 1) -> None:
@@ -303,6 +308,8 @@ class HostClient:
         attempts = self.options.max_attempts
         last: TransientError | None = None
         for attempt in range(1, attempts + 1):
+            if stop_requests.is_set():
+                raise ProviderUnavailable("not sent: the run is being interrupted", host=self.host, symbol=symbol)
             if last is not None:
                 count(self.stats, "retries")
                 delay = self._backoff(attempt - 1, last)
@@ -318,6 +325,10 @@ class HostClient:
             except TransientError as exc:
                 last = exc
                 continue
+            except NoNetwork:
+                count(self.stats, "failures")  # not the host's fault: the breaker stays as it is
+                logger.warning("no network: not retrying %s", self.host)
+                raise
             except ProviderError as exc:
                 count(self.stats, "failures")
                 self.breaker.record_failure(exc)
@@ -343,6 +354,9 @@ class HostClient:
                 f"timed out (connect {timeout[0]}s, read {timeout[1]}s): {type(exc).__name__}", **context
             ) from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            offline = network_down(exc)
+            if offline:
+                raise NoNetwork(offline, **context) from exc
             raise TransientError(f"connection failed: {_root_cause(exc)}", **context) from exc
         except requests.RequestException as exc:
             raise ProviderError(f"request could not be sent: {exc}", **context) from exc
@@ -384,6 +398,37 @@ class HostClient:
             status=last.status if last else None,
             snippet=last.snippet if last else "",
         )
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps: ``__cause__``, ``__context__`` and urllib3's ``reason``."""
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        stack += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return seen
+
+
+def network_down(exc: BaseException) -> str:
+    """What says this machine cannot reach the network (DNS failure, no route), or ``""``."""
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return f"no network: the host name does not resolve (DNS: {cause})"
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE:
+            return f"no network: {os_strerror(cause)} (no route to the host)"
+    return ""
+
+
+def os_strerror(error: OSError) -> str:
+    return error.strerror or errno.errorcode.get(error.errno or 0, str(error))
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -419,11 +419,13 @@ class HistorySync:
         queue = iter(jobs)
         in_flight: dict[Future, HistoryJob] = {}
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="etfsync-fetch")
+        interrupted = True
         with writer_first_interpreter():
             try:
                 self._fill(pool, queue, in_flight)
                 while in_flight:
                     finished, _ = wait(in_flight, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                    self.recorder.heartbeat()  # also while every fetcher waits on a slow host
                     for future in finished:
                         job = in_flight.pop(future)
                         try:
@@ -446,13 +448,15 @@ class HistorySync:
                         last_flush = time.monotonic()
                         if self.progress:
                             self.progress("history", self.done, total)
+                interrupted = False
             except ProviderUnavailable:
                 # The host refuses everything now: keep what was fetched, then stop the run.
                 if pending:
                     self._flush(pending)
                 raise
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                # Leaving early (interrupted, host refusing): do not wait for requests in flight.
+                pool.shutdown(wait=not interrupted, cancel_futures=True)
                 logger.info(
                     "history: %d of %d instruments done in %.1fs, %.1fs of it writing",
                     self.done - done_before,

@@ -1,7 +1,7 @@
 """The shared body of ``sync_etfs`` and ``sync_stocks``: parse options, run, report, exit code.
 
-Exit codes: 0 everything synced (or another run was busy), 1 anything failed (listed), 2 a
-usage error found before any request.
+Exit codes: 0 everything synced (or another run was busy), 1 anything failed (listed) or the
+run was interrupted (SIGTERM/SIGINT), 2 a usage error found before any request.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.sync.audit import audit_adjustments
+from etfs.sync.runs import Interrupted
 from etfs.sync.service import SyncOptionError, run_sync
 
 LOG_EVERY_SECONDS = 5.0
@@ -93,6 +94,9 @@ class SyncCommand(BaseCommand):
                 )
             except SyncOptionError as exc:
                 raise CommandError(str(exc), returncode=2) from None
+            except Interrupted as exc:
+                # SIGTERM/SIGINT: the run row says failed (interrupted); what was written stays.
+                raise CommandError(f"{self.kind} sync {exc}; what was written is kept", returncode=1) from None
         self._report(run, time.monotonic() - started)
 
     def _verify(self, options: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from etfs.calendar import SHANGHAI, last_final_trading_day
 from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
-from etfs.providers.errors import ProviderError, ProviderUnavailable
+from etfs.providers.errors import NoNetwork, ProviderError, ProviderUnavailable
 from etfs.providers.funds import FundDataProvider
 from etfs.providers.registry import build_provider
 from etfs.symbols import Symbol, parse_symbols
@@ -33,7 +33,7 @@ from etfs.sync.funds import (
 )
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
 from etfs.sync.quarantine import Quarantine
-from etfs.sync.runs import RunRecorder, claim_run
+from etfs.sync.runs import Interrupted, RunRecorder, claim_run, interruptible
 from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
 from etfs.sync.writer import BarWriter
 from prices.timescale import refresh_aggregates
@@ -163,39 +163,51 @@ def run_sync(
         if owned:
             source.close()
         raise SyncOptionError(f"--provider {source.name} has no instrument lists: add --prices-only")
-    if dry_run:
-        run = SyncRun(kind=kind, trigger=trigger, triggered_by=triggered_by, parameters=parameters)
-    else:
-        run = claim_run(kind, parameters=parameters, trigger=trigger, triggered_by=triggered_by, run=run)
-        if run.status == SyncRun.Status.SKIPPED:
-            logger.warning("%s", run.message)
-            if owned:
-                source.close()
-            return run
-    recorder = RunRecorder(run, dry_run=dry_run)
+    with interruptible():
+        if dry_run:
+            run = SyncRun(kind=kind, trigger=trigger, triggered_by=triggered_by, parameters=parameters)
+        else:
+            run = claim_run(kind, parameters=parameters, trigger=trigger, triggered_by=triggered_by, run=run)
+            if run.status == SyncRun.Status.SKIPPED:
+                logger.warning("%s", run.message)
+                if owned:
+                    source.close()
+                return run
+        recorder = RunRecorder(run, dry_run=dry_run)
+        job = _SyncJob(
+            kind,
+            source,
+            recorder,
+            symbols=parsed,
+            start=start_day,
+            end=end_day,
+            full=full,
+            workers=workers,
+            dry_run=dry_run,
+            now=now,
+            progress=progress,
+        )
+        if with_funds:
+            job.fund_provider = FundDataProvider()
+        return _execute(job, source, owned=owned, list_only=list_only, prices_only=prices_only)
+
+
+def _execute(job: _SyncJob, source: MarketDataProvider, *, owned: bool, list_only: bool, prices_only: bool) -> SyncRun:
+    """Run the job and finish its row, whatever happens: a provider that refuses or no network
+    ends it ``failed``; SIGTERM/SIGINT (``Interrupted``) or a crash too, and is raised again.
+    What was written stays (whole instruments, each in its own transaction)."""
+    recorder = job.recorder
     before = (source.stats.requests, source.stats.retries)
-    job = _SyncJob(
-        kind,
-        source,
-        recorder,
-        symbols=parsed,
-        start=start_day,
-        end=end_day,
-        full=full,
-        workers=workers,
-        dry_run=dry_run,
-        now=now,
-        progress=progress,
-    )
-    if with_funds:
-        job.fund_provider = FundDataProvider()
     try:
         status, message = job.run(list_only=list_only, prices_only=prices_only)
+    except NoNetwork as exc:
+        status, message = SyncRun.Status.FAILED, f"Stopped at once, {exc}"
     except ProviderUnavailable as exc:
         status, message = SyncRun.Status.FAILED, f"Stopped early, the provider refuses requests: {exc}"
     except BaseException as exc:
         _record_stats(recorder, source, before, job)
-        recorder.finish(SyncRun.Status.FAILED, f"Interrupted: {type(exc).__name__}: {exc}\n{job.summary()}")
+        reason = str(exc) if isinstance(exc, Interrupted) else f"{type(exc).__name__}: {exc}"
+        recorder.finish(SyncRun.Status.FAILED, f"Interrupted: {reason}\n{job.summary()}")
         raise
     finally:
         if owned:
@@ -297,9 +309,9 @@ class _SyncJob:
             self.progress("list", 0, 1)
         try:
             today = self.now.astimezone(SHANGHAI).date()
-            listings, self.rejected = screen_listings(
-                fetch_listing(self.provider, self.kind), self.kind, today, self.recorder, self.symbols
-            )
+            # On a helper thread: the heartbeat goes on while a list host hangs.
+            fetched = self.recorder.beating(lambda: fetch_listing(self.provider, self.kind))
+            listings, self.rejected = screen_listings(fetched, self.kind, today, self.recorder, self.symbols)
             universe = None
             if self.fund_provider is not None:
                 listings, universe = reconcile_universe(self.fund_provider, listings)

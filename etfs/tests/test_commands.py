@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from etfs.models import SyncRun
-from etfs.tests.factories import SyncRunFactory
+from etfs.sync.runs import claim_run
 from etfs.tests.fake_provider import fake_market, install_fake_provider
 from prices.models import CorporateAction, DailyBar
 
@@ -107,7 +106,7 @@ def test_dry_run_writes_nothing(market):
 
 
 def test_busy_kind_says_so_and_exits_0(market):
-    busy = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+    busy = claim_run("etfs", parameters={}, trigger="command", triggered_by="another process")
 
     out = sync()
 

@@ -1,4 +1,4 @@
-"""One running sync per kind: a live run blocks a second one, a stale one is taken over."""
+"""One running sync per kind: a live run blocks a second one, a dead one's run is taken over at once."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def claim(kind: str = "etfs", run: SyncRun | None = None) -> SyncRun:
 
 
 def test_second_run_of_a_kind_is_skipped_while_the_first_is_alive():
-    busy = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+    busy = claim()
 
     run = claim()
 
@@ -31,7 +31,7 @@ def test_second_run_of_a_kind_is_skipped_while_the_first_is_alive():
 
 
 def test_skipped_run_makes_no_request():
-    SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())
+    claim()
     market = fake_market()
 
     run = run_sync("etfs", provider=market)
@@ -39,15 +39,32 @@ def test_skipped_run_makes_no_request():
     assert (run.status, market.stats.requests) == (SyncRun.Status.SKIPPED, 0)
 
 
-def test_stale_running_run_is_marked_failed_and_taken_over(settings):
-    settings.SYNC = {**settings.SYNC, "STALE_RUN_SECONDS": 60}
-    dead = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+def test_run_of_a_dead_process_is_marked_failed_and_taken_over_at_once():
+    dead = SyncRunFactory(status=SyncRun.Status.RUNNING, heartbeat_at=timezone.now())  # nobody holds its lock
 
     run = claim()
 
     dead.refresh_from_db()
     assert (run.status, dead.status) == (SyncRun.Status.RUNNING, SyncRun.Status.FAILED)
-    assert "No heartbeat since" in dead.message
+    assert "Its process died" in dead.message
+
+
+def test_live_run_is_never_taken_over_however_old_its_heartbeat(settings):
+    settings.SYNC = {**settings.SYNC, "STALE_RUN_SECONDS": 1}
+    busy = claim()
+    SyncRun.objects.filter(pk=busy.pk).update(heartbeat_at=timezone.now() - dt.timedelta(hours=2))
+
+    run = claim()
+
+    busy.refresh_from_db()
+    assert (run.status, busy.status) == (SyncRun.Status.SKIPPED, SyncRun.Status.RUNNING)
+
+
+def test_finished_run_lets_the_next_one_start():
+    first = claim()
+    RunRecorder(first).finish(SyncRun.Status.SUCCESS, "done")
+
+    assert claim().status == SyncRun.Status.RUNNING
 
 
 def test_a_running_sync_of_the_other_kind_does_not_block():
