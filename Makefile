@@ -24,7 +24,7 @@ timescaledb:
 	elif [ "$$(id -u)" = 0 ]; then bash tools/timescaledb/install.sh >/dev/null; \
 	else bash tools/timescaledb/install.sh var/pg15-timescaledb >/dev/null; fi
 
-## The main job, offline: simulator + sync_etfs into the embedded SQLite database, then serve.
+## The main job, offline: simulator + sync_etfs into the demo's own SQLite file (demo.sqlite3), then serve.
 demo: install
 	$(PY) tools/demo.py --sim-port $(SIM_PORT) --port $(DEMO_PORT)
 
@@ -54,4 +54,4 @@ bench-quick: bench-install
 	$(PY) bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) var/pg15-timescaledb db.sqlite3 staticfiles
+	rm -rf $(VENV) var/pg15-timescaledb demo.sqlite3 demo.sqlite3-* demo.sqlite3.*.lock staticfiles

@@ -16,12 +16,16 @@ from etfproject.env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # --- Core -------------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", default=True)
-_DEV_SECRET_KEY = "django-insecure-etfsync-development-key-do-not-use-in-production"
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
-    # The development default is public (it is in this file): refuse to serve with it.
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+# Off unless set: a deployment that forgets it must not show tracebacks and settings to the
+# world. `make demo` and the tests set DEBUG=1.
+DEBUG = env_bool("DEBUG", default=False)
+# The development default is public (it is in our source): the WSGI/ASGI entry points refuse
+# to serve with it when DEBUG is off (etfproject.safety); commands such as sync_etfs sign
+# nothing and run without it.
+DEVELOPMENT_SECRET_KEY = "django-insecure-etfsync-development-key-do-not-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY", "") or DEVELOPMENT_SECRET_KEY
+# No secret in any error page, DEBUG or not: values containing a password are masked too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "etfproject.safety.SecretFilter"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -82,10 +86,10 @@ TEMPLATES = [
 # default in our docs) and overflow is whatever PgBouncer or the server's max_connections
 # allows beyond that; the sync uses exactly one writer connection.
 SQLITE_PATH = Path(env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))
-DATABASE_URL = env_str("DATABASE_URL", "")
-if DATABASE_URL:
+# Parsed, not kept: a settings name holding the raw URL would carry the password around.
+if env_str("DATABASE_URL", ""):
     _db = dj_database_url.parse(
-        DATABASE_URL,
+        env_str("DATABASE_URL", ""),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )
@@ -234,6 +238,12 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.permissions.IsAuthenticated" if API_REQUIRE_TOKEN else "rest_framework.permissions.AllowAny"
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON nested too deeply for Python's decoder answers 400 like any malformed body.
+    "DEFAULT_PARSER_CLASSES": [
+        "etfs.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "etfs.api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 100),

@@ -2,8 +2,9 @@
 
 1. starts our market-data simulator (East Money + Tencent wire formats) in this process;
 2. points ``EASTMONEY_LIST_URL``, ``EASTMONEY_KLINE_URL`` and ``TENCENT_KLINE_URL`` at it;
-3. migrates the embedded SQLite database and runs ``manage.py sync_etfs`` then ``sync_stocks``
-   (incremental: a second demo run only adds what is new);
+3. migrates its own SQLite database, ``demo.sqlite3`` (never ``db.sqlite3``, the file a real
+   sync uses: simulated prices for real codes must not mix with real ones), and runs
+   ``manage.py sync_etfs`` then ``sync_stocks`` (incremental: a second demo run only adds what is new);
 4. creates (or resets) a demo superuser and prints its name and password;
 5. serves the landing page, the admin and the API with ``manage.py runserver`` until Ctrl-C
    (``--no-serve`` stops after the sync, for CI smoke checks).
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEMO_USER = "demo"
+# The demo's own database file; a real sync uses db.sqlite3 (or DATABASE_URL).
+DEMO_DATABASE = ROOT / "demo.sqlite3"
 SUPERUSER_SCRIPT = """
 from django.contrib.auth import get_user_model
 user, _ = get_user_model().objects.get_or_create(username={name!r}, defaults={{"email": "demo@localhost"}})
@@ -43,11 +46,13 @@ def manage(*args: str, env: dict[str, str], check: bool = True) -> int:
 
 
 def demo_env(sim: Simulator) -> dict[str, str]:
-    """This process's environment on the embedded database, with the providers aimed at ``sim``."""
+    """This process's environment on the demo's own database, with the providers aimed at ``sim``."""
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
     env.update(
         {
+            "SQLITE_PATH": str(DEMO_DATABASE),
+            "DEBUG": "1",  # a local demo: development mode (off by default)
             "EASTMONEY_LIST_URL": sim.list_url,
             "EASTMONEY_KLINE_URL": sim.kline_url,
             "TENCENT_KLINE_URL": sim.tencent_url,
@@ -74,6 +79,8 @@ def main() -> int:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "etfproject.settings")
     os.environ.pop("DATABASE_URL", None)
+    os.environ["SQLITE_PATH"] = str(DEMO_DATABASE)
+    os.environ["DEBUG"] = "1"
     import django
 
     django.setup()
@@ -84,7 +91,7 @@ def main() -> int:
     with run_simulator(config, port=args.sim_port) as sim:
         env = demo_env(sim)
         print(f"Simulator: {sim.base_url} (today {sim.today}, {args.etfs} ETFs, {args.stocks} stocks)", flush=True)
-        print("Migrating the embedded SQLite database (db.sqlite3)…", flush=True)
+        print(f"Migrating the demo's own SQLite database ({DEMO_DATABASE.name})…", flush=True)
         manage("migrate", "--no-input", env=env)
         failed = []
         for command in ("sync_etfs", "sync_stocks"):

@@ -35,10 +35,40 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_development_secret_key_refuses_to_run_with_debug_off(tmp_path):
-    result = _run_manage("check", DEBUG="0", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+def test_debug_is_off_unless_set(tmp_path):
+    result = _run_manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)")
+
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_serving_with_the_public_development_key_is_refused(tmp_path):
+    result = _run_python("import etfproject.wsgi", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_commands_run_without_a_secret_key(tmp_path):
+    result = _run_manage("check", SQLITE_PATH=str(tmp_path / "db.sqlite3"))
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_raw_database_url_is_not_kept_in_settings():
+    result = _run_python(
+        "import django; django.setup(); from django.conf import settings; print(hasattr(settings, 'DATABASE_URL'))",
+        DATABASE_URL="postgres://etfsync:s3cret-pw@db.internal:5432/etfsync",
+    )
+
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def _run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG", "SECRET_KEY"}}
+    clean.update({"DJANGO_SETTINGS_MODULE": "etfproject.settings", **env})
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_unparseable_boolean_names_the_variable(tmp_path):

@@ -1,4 +1,4 @@
-"""Who may call the API: reads are public unless ``API_REQUIRE_TOKEN``; writes need staff."""
+"""Who may call the API: reads are public unless ``API_REQUIRE_TOKEN``; writes need staff and a model permission."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from rest_framework.request import Request
 
 
 class ReadPublicWriteStaff(BasePermission):
-    """Reads open to everyone (or to authenticated users when ``API_REQUIRE_TOKEN``), writes staff-only.
+    """Reads open to everyone (or to authenticated users when ``API_REQUIRE_TOKEN``); writes for staff
+    users holding the view's ``write_permission`` (what the admin asks for the same action).
 
     The setting is read per request rather than at import, so a deployment flag and tests
     that override settings both take effect.
@@ -24,4 +25,10 @@ class ReadPublicWriteStaff(BasePermission):
         user = request.user
         if request.method in SAFE_METHODS:
             return not settings.API_REQUIRE_TOKEN or bool(user and user.is_authenticated)
-        return bool(user and user.is_authenticated and user.is_staff)
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        # The admin decides with model permissions, not staff status alone: the API asks for
+        # the same one (the view's ``write_permission``), so a staff user without it is refused
+        # here as there. A view that names none allows no writes at all.
+        required = getattr(view, "write_permission", None)
+        return bool(required) and user.has_perm(required)

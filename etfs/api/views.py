@@ -9,7 +9,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.api.health import health_report
 from etfs.api.lookup import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.api.pagination import ListPagination
+from etfs.api.parsers import SafeJSONParser
 from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.serializers import (
     HealthSerializer,
@@ -97,7 +97,7 @@ class EtfViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, mixins.ListMo
 
 
 class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Sync runs, newest first; staff may enqueue one (answered 202: it runs in django-q2)."""
+    """Sync runs, newest first; staff with ``etfs.change_instrument`` may enqueue one (202: django-q2 runs it)."""
 
     queryset = SyncRun.objects.all()
     serializer_class = SyncRunSerializer
@@ -105,7 +105,9 @@ class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.R
     pagination_class = ListPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = SyncRunFilter
-    parser_classes = [JSONParser]  # a request is three fields: no forms, no multipart
+    parser_classes = [SafeJSONParser]  # a request is three fields: no forms, no multipart
+    # Queuing a sync is what the admin's "Sync prices now" does: the same model permission.
+    write_permission = "etfs.change_instrument"
 
     @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

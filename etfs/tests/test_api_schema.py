@@ -11,6 +11,7 @@ import os
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
@@ -104,6 +105,7 @@ def fuzz(strategy: SearchStrategy) -> None:
 
 def test_api_fuzz_finds_no_server_error_and_no_schema_violation(in_process_app, django_user_model):
     staff = django_user_model.objects.create_user("ops", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="change_instrument"))
     staff_headers = {"Authorization": f"Token {Token.objects.create(user=staff).key}"}
     api = schemathesis.openapi.from_wsgi("/api/schema/", in_process_app)
     operations = [result.ok() for result in api.get_all_operations()]

@@ -1,10 +1,11 @@
-"""``/api/sync-runs/``: public history, staff-only enqueue through django-q2."""
+"""``/api/sync-runs/``: public history; enqueue through django-q2 for staff with the admin's permission."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from django_q.models import OrmQ
 from rest_framework.authtoken.models import Token
@@ -26,6 +27,7 @@ def queued_not_run(settings):
 @pytest.fixture
 def staff_token(django_user_model):
     user = django_user_model.objects.create_user("ops", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="change_instrument"))
     return Token.objects.create(user=user).key
 
 
@@ -89,6 +91,37 @@ def test_non_staff_cannot_enqueue(client, django_user_model, queued_not_run):
     response = client.post(URL, {"kind": "etfs"}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 403
     assert not SyncRun.objects.exists()
+
+
+def test_staff_without_the_model_permission_cannot_enqueue(client, django_user_model, queued_not_run):
+    user = django_user_model.objects.create_user("intern", is_staff=True)
+    token = Token.objects.create(user=user).key
+
+    response = client.post(
+        URL, {"kind": "stocks", "full": True}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
+    )
+
+    assert response.status_code == 403
+    assert not SyncRun.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_json_nested_any_depth_answers_400(client, staff_token, queued_not_run, depth):
+    body = "[" * depth + "]" * depth
+
+    response = client.post(URL, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {staff_token}")
+
+    assert response.status_code == 400
+    assert not SyncRun.objects.exists()
+
+
+def test_deeply_nested_json_answers_400_on_any_endpoint_taking_json(client, staff_token):
+    body = '{"kind": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = client.post(URL, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {staff_token}")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
 
 
 def test_staff_enqueues_a_sync_and_gets_202_with_the_run(client, staff_token, queued_not_run):
