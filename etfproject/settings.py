@@ -176,6 +176,11 @@ MARKETDATA: dict[str, Any] = {
     "BACKOFF_MAX": env_float("MARKETDATA_BACKOFF_MAX", 30.0),
     # Requests per second per host. East Money bans bursts for hours: be polite by default.
     "RATE_LIMIT": env_float("MARKETDATA_RATE_LIMIT", 1.0),
+    # Who shares that budget: auto (redis with Q_REDIS_URL, else file), file (every process of
+    # this machine), database (PostgreSQL: every process using it), redis, off (this process).
+    "RATE_SHARING": env_str("MARKETDATA_RATE_SHARING", "auto"),
+    # Directory of the file budgets; the machine's temporary directory when unset.
+    "RATE_DIR": env_str("MARKETDATA_RATE_DIR", ""),
     "CONCURRENCY": env_int("MARKETDATA_CONCURRENCY", 4),
     # Consecutive refused requests (after retries) that open the circuit breaker.
     "BREAKER_THRESHOLD": env_int("MARKETDATA_BREAKER_THRESHOLD", 5),

@@ -3,8 +3,9 @@
 East Money drops clients that burst (connections closed without an answer, 403/429/502, or
 a 200 carrying an HTML page) and bans an IP for hours after sustained hammering. So every
 host gets one pooled ``requests.Session``, a rate limiter shared by every thread of the
-process, bounded retries with exponential backoff and jitter, and a circuit breaker that
-stops a run with ``ProviderUnavailable`` instead of retrying into a longer ban.
+process and one budget shared by every process of the machine (``sharedlimit``), bounded
+retries with exponential backoff and jitter, and a circuit breaker that stops a run with
+``ProviderUnavailable`` instead of retrying into a longer ban.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from etfs.providers.errors import (
     TransientError,
     UnknownInstrument,
 )
+from etfs.providers.sharedlimit import budget, shared_window
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +288,8 @@ class HostClient:
         self._sleep = sleep
         self._jitter = jitter
         self.limiter = shared_rate_limiter(host, options.rate_limit)
+        # The budget this host shares with the machine's other processes (None: this process only).
+        self.shared = shared_window(host) if options.rate_limit > 0 else None
         self.breaker = CircuitBreaker(options.breaker_threshold, options.breaker_cooldown)
         self.session = requests.Session()
         self.session.headers.update({**BROWSER_HEADERS, **(headers or {})})
@@ -308,14 +312,14 @@ class HostClient:
         attempts = self.options.max_attempts
         last: TransientError | None = None
         for attempt in range(1, attempts + 1):
-            if stop_requests.is_set():
-                raise ProviderUnavailable("not sent: the run is being interrupted", host=self.host, symbol=symbol)
             if last is not None:
                 count(self.stats, "retries")
                 delay = self._backoff(attempt - 1, last)
                 logger.info("retry %d/%d in %.2fs: %s", attempt, attempts, delay, last)
                 self._sleep(delay)
-            self.limiter.acquire()
+            self._pace()
+            if stop_requests.is_set():
+                raise ProviderUnavailable("not sent: the run is being interrupted", host=self.host, symbol=symbol)
             count(self.stats, "requests")
             try:
                 result = self._attempt(url, params, parse, symbol, binary=binary)
@@ -341,6 +345,17 @@ class HostClient:
         self.breaker.record_failure(error)
         logger.warning("%s", error)
         raise error
+
+    def _pace(self) -> None:
+        """Wait for this thread's slot in the process, then for a start in the machine's budget."""
+        self.limiter.acquire()
+        if self.shared is None:
+            return
+        cap, window = budget(self.limiter.rate)
+        while (wait := self.shared.try_start(cap, window)) > 0:
+            if stop_requests.is_set():
+                return  # the caller raises before sending
+            self._sleep(wait)
 
     def _attempt(
         self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, *, binary: bool = False
@@ -385,6 +400,8 @@ class HostClient:
         if isinstance(last, RateLimited) and last.retry_after:
             delay = max(delay, min(last.retry_after, RETRY_AFTER_CAP))
             self.limiter.pause(delay)
+            if self.shared is not None:
+                self.shared.pause(delay)
         return delay
 
     def _breaker_error(self, symbol: str) -> ProviderUnavailable:

@@ -66,3 +66,6 @@ def fund_settings(settings) -> Callable[..., dict[str, Any]]:
         return settings.FUNDDATA
 
     return point
+
+
+from etfs.tests.processes import scratch_database  # noqa: E402, F401  (a fixture for process tests)

@@ -1,0 +1,123 @@
+"""One request budget per host for every process: two syncs at once stay within the setting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from etfs.providers.sharedlimit import DatabaseWindow, FileWindow, budget
+from etfs.simulator.market import SimConfig
+from etfs.simulator.server import run_simulator
+from etfs.tests.processes import busiest_window, simulator_env
+
+TODAY = dt.date(2024, 6, 28)
+RATE = 8
+
+
+def _take_starts(directory: str, count: int, rate: float, out) -> None:
+    window = FileWindow("quote.example:80", Path(directory))
+    for _ in range(count):
+        while (wait := window.try_start(*budget(rate))) > 0:
+            time.sleep(wait)
+        out.put(time.monotonic())
+
+
+def test_file_budget_holds_across_processes(tmp_path):
+    rate, per_process = 5, 8
+    queue = multiprocessing.get_context("spawn").Queue()
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_take_starts, args=(str(tmp_path), per_process, rate, queue)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    starts = [queue.get(timeout=60) for _ in range(3 * per_process)]
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert busiest_window(starts, 1.0) <= rate
+
+
+def test_file_budget_pause_holds_everyone_back(tmp_path):
+    first, second = FileWindow("h:1", tmp_path), FileWindow("h:1", tmp_path)
+    assert first.try_start(5, 1.05) == 0.0
+
+    second.pause(30)
+
+    assert 29 < first.try_start(5, 1.05) <= 30
+
+
+@pytest.mark.parametrize("sharing", ["auto", pytest.param("database", marks=pytest.mark.postgres)])
+def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing):
+    with run_simulator(
+        SimConfig(n_etfs=16, n_stocks=10, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
+    ) as sim:
+        env = simulator_env(
+            sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing
+        )
+        now = f"{TODAY.isoformat()}T16:00:00+08:00"
+        etfs = scratch_database.start("sync_etfs", "--now", now, **env)
+        stocks = scratch_database.start("sync_stocks", "--now", now, **env)
+        outputs = [p.communicate(timeout=240)[0] for p in (etfs, stocks)]
+        log = sim.requests()
+
+    assert (etfs.returncode, stocks.returncode) == (0, 0), outputs
+    assert [entry for entry in log if entry.status == 429] == []
+    assert busiest_window([entry.time for entry in log]) <= RATE
+    assert len(log) > 3 * RATE  # long enough for the window to matter
+
+
+@pytest.mark.parametrize("sharing", ["off"])
+def test_without_sharing_two_syncs_overrun_the_limit(scratch_database, sharing):
+    """The control: the same two syncs, each on its own budget, break the host's limit."""
+    with run_simulator(
+        SimConfig(n_etfs=16, n_stocks=10, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
+    ) as sim:
+        env = simulator_env(
+            sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing
+        )
+        now = f"{TODAY.isoformat()}T16:00:00+08:00"
+        processes = [scratch_database.start(cmd, "--now", now, **env) for cmd in ("sync_etfs", "sync_stocks")]
+        for process in processes:
+            process.communicate(timeout=240)
+        log = sim.requests()
+
+    assert any(entry.status == 429 for entry in log)
+
+
+@pytest.mark.parametrize(("rate", "cap", "window"), [(50, 50, 1.05), (8, 8, 1.05), (1.5, 1, 1.05), (0.5, 1, 2.1)])
+def test_budget_keeps_every_second_at_or_below_the_rate(rate, cap, window):
+    assert budget(rate) == (cap, pytest.approx(window))
+
+
+@pytest.fixture
+def database_window(is_timescale):
+    if is_timescale:
+        pytest.skip("the budget's own connection is a second one, which the TimescaleDB test server refuses")
+    yield lambda name: DatabaseWindow(f"{name}-{time.monotonic_ns()}:80")
+    DatabaseWindow.close_connections()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_database_budget_refuses_a_start_beyond_the_cap_until_the_window_passes(database_window):
+    window = database_window("budget")
+
+    starts = [window.try_start(3, 1.05) for _ in range(3)]
+    wait = window.try_start(3, 1.05)
+
+    assert starts == [0.0, 0.0, 0.0]
+    assert 0.5 < wait <= 1.05
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_database_budget_pause_holds_everyone_back(database_window):
+    window = database_window("pause")
+    assert window.try_start(5, 1.05) == 0.0
+
+    window.pause(30)
+
+    assert 29 < window.try_start(5, 1.05) <= 30
