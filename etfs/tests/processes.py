@@ -27,18 +27,15 @@ from etfs.simulator.server import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
-DUMP_BARS = """
-import json
-from prices.models import DailyBar, time_to_trading_date
-rows = DailyBar.objects.select_related("instrument").order_by("instrument__symbol", "time")
-print(json.dumps([[b.instrument.symbol, time_to_trading_date(b.time).isoformat(), str(b.open), str(b.high),
-                   str(b.low), str(b.close), b.volume, str(b.amount)] for b in rows.iterator()]))
-"""
-DUMP_RUNS = """
+DUMP = """
 import json
 from etfs.models import SyncRun
-print(json.dumps([{"id": r.id, "kind": r.kind, "status": r.status, "message": r.message}
-                  for r in SyncRun.objects.order_by("id")]))
+from prices.models import DailyBar, time_to_trading_date
+rows = DailyBar.objects.select_related("instrument").order_by("instrument__symbol", "time")
+bars = [[b.instrument.symbol, time_to_trading_date(b.time).isoformat(), str(b.open), str(b.high),
+         str(b.low), str(b.close), b.volume, str(b.amount)] for b in rows.iterator()]
+runs = [{"id": r.id, "kind": r.kind, "status": r.status, "message": r.message} for r in SyncRun.objects.order_by("id")]
+print(json.dumps({"bars": bars, "runs": runs}))
 """
 
 
@@ -85,11 +82,10 @@ class ScratchDatabase:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout.strip().splitlines()[-1])
 
-    def bars(self) -> list[tuple]:
-        return [_bar_key(row) for row in self.shell_json(DUMP_BARS)]
-
-    def runs(self) -> list[dict]:
-        return self.shell_json(DUMP_RUNS)
+    def contents(self) -> tuple[list[tuple], list[dict]]:
+        """Every stored bar (symbol, date, prices as ``Decimal``…) and every sync run, in one child."""
+        dump = self.shell_json(DUMP)
+        return [_bar_key(row) for row in dump["bars"]], dump["runs"]
 
 
 def _bar_key(row: list) -> tuple:

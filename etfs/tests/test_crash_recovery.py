@@ -1,0 +1,52 @@
+"""A backfill killed (``kill -9``) or stopped (SIGTERM) at 30 % and 80 %: the very next run takes
+over at once, finishes, and the database equals the simulator's truth, without duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+
+import pytest
+
+from etfs.simulator.market import SimConfig
+from etfs.simulator.server import run_simulator
+from etfs.tests.processes import simulator_env, stop, truth_bars, wait_until
+
+TODAY = dt.date(2024, 6, 28)
+NOW = f"{TODAY.isoformat()}T16:00:00+08:00"
+
+
+@pytest.fixture
+def slow_host():
+    """A host answering in 80 ms: a one-worker backfill of 30 ETFs takes ~2.5 s."""
+    with run_simulator(SimConfig(n_etfs=30, n_stocks=0, years=2, today=TODAY, seed=11, latency=0.08)) as sim:
+        yield sim
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+@pytest.mark.parametrize("share", [0.3, 0.8], ids=["at-30%", "at-80%"])
+def test_next_run_takes_over_a_stopped_backfill_at_once_and_equals_the_truth(scratch_database, slow_host, how, share):
+    db, sim = scratch_database, slow_host
+    # Small write batches: about one instrument per transaction, so progress shows in fine steps.
+    env = simulator_env(sim, MARKETDATA_RATE_LIMIT="0", SYNC_BATCH_SIZE="400")
+    etfs = len({row[0] for row in truth_bars(sim)})  # ETFs with bars to backfill
+    backfill = db.start("sync_etfs", "--now", NOW, "--workers", "1", **env)
+    wait_until(lambda: db.scalar("SELECT count(DISTINCT instrument_id) FROM prices_dailybar") >= share * etfs)
+
+    code, output = stop(backfill, how)
+
+    written = db.scalar("SELECT count(DISTINCT instrument_id) FROM prices_dailybar")
+    assert 0 < written < etfs, f"stopped mid-backfill: {written} of {etfs}"
+    if how == signal.SIGTERM:
+        assert code == 1, output
+        assert "interrupted by SIGTERM" in output
+    sim.config.latency = 0  # the rerun need not be slow
+    rerun = db.manage("sync_etfs", "--now", NOW, **env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Another etfs sync" not in rerun.stdout
+    bars, (first, second) = db.contents()
+    assert (first["status"], second["status"]) == ("failed", "success")
+    expected = "Interrupted: interrupted by SIGTERM" if how == signal.SIGTERM else "Its process died"
+    assert expected in first["message"]
+    assert bars == truth_bars(sim)
+    assert db.scalar("SELECT count(*) FROM prices_dailybar") == len(truth_bars(sim))
