@@ -67,3 +67,14 @@ def _release_run_locks(django_db_blocker):
 
     with django_db_blocker.unblock():
         release_all_runs()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendar():
+    """The calendar caches stored sessions per process: each test starts from ``exchange_calendars``
+    alone and reads stored sessions only after something stores them (``calendar.refresh``)."""
+    from etfs import calendar
+
+    calendar.reset(stored=False)
+    yield
+    calendar.reset(stored=False)

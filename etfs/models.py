@@ -256,6 +256,41 @@ class SyncRun(models.Model):
         return [e["symbol"] for e in self.errors or [] if e.get("symbol")]
 
 
+class CalendarDayQuerySet(models.QuerySet["CalendarDay"]):
+    def sessions(self) -> CalendarDayQuerySet:
+        return self.filter(is_session=True)
+
+
+class CalendarDay(models.Model):
+    """One calendar day of the Shanghai/Shenzhen exchanges as the provider showed it: a session or not.
+
+    Every day from the first stored to the last is a row, so the stored range is known without
+    gaps; ``etfs.calendar`` reads it (cached) and falls back to ``exchange_calendars`` outside
+    it. The sync keeps it (``etfs.sync.sessions``): the SSE Composite index's daily bars once,
+    then each list snapshot's date.
+    """
+
+    date = models.DateField(primary_key=True)
+    is_session = models.BooleanField(help_text="The exchanges traded on this day")
+
+    objects = CalendarDayQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'session' if self.is_session else 'closed'}"
+
+
 from etfs.funds import FundCategory, FundDataCursor, FundProfile  # noqa: E402  (one app, two modules)
 
-__all__ = ["AssetType", "Exchange", "FundCategory", "FundDataCursor", "FundProfile", "Instrument", "SyncRun"]
+__all__ = [
+    "AssetType",
+    "CalendarDay",
+    "Exchange",
+    "FundCategory",
+    "FundDataCursor",
+    "FundProfile",
+    "Instrument",
+    "SyncRun",
+]

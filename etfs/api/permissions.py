@@ -25,6 +25,8 @@ class ReadPublicWriteStaff(BasePermission):
         user = request.user
         if request.method in SAFE_METHODS:
             return not settings.API_REQUIRE_TOKEN or bool(user and user.is_authenticated)
+        if request.method not in getattr(view, "allowed_methods", ()):
+            return True  # nothing to permit: the view answers 405
         if not (user and user.is_authenticated and user.is_staff):
             return False
         # The admin decides with model permissions, not staff status alone: the API asks for

@@ -248,5 +248,16 @@ class MarketDataProvider(ABC):
         """
         raise NotSupported(f"{self.name} has no East Money-style adjusted series", symbol=symbol.canonical)
 
+    # True for providers that can tell the exchange's sessions (``fetch_sessions``).
+    supports_sessions: bool = False
+
+    def fetch_sessions(self, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+        """The Shanghai/Shenzhen trading sessions from ``start`` to ``end`` (None = open), oldest first.
+
+        Providers that know them (East Money: the daily bars of the SSE Composite index, one
+        request for every session since 1990) override this and set ``supports_sessions``.
+        """
+        raise NotSupported(f"{self.name or type(self).__name__} cannot tell trading sessions")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -52,6 +52,8 @@ STOCK_FILTERS = {"SH": "m:1 t:2,m:1 t:23", "SZ": "m:0 t:6,m:0 t:80", "BJ": "m:0 
 LIST_FIELDS = "f1,f2,f3,f4,f5,f6,f7,f8,f12,f13,f14,f15,f16,f17,f18,f20,f21,f38,f124,f297,f402,f441"
 FQT = {Adjust.NONE: "0", Adjust.QFQ: "1", Adjust.HFQ: "2"}
 LOT = 100
+# The SSE Composite index (secid 1.000001): it has a bar on every session of both exchanges.
+SESSION_INDEX = Symbol("000001", "SH")
 
 
 def _price(raw: Any, decimals: int) -> Decimal | None:
@@ -493,6 +495,12 @@ class EastMoneyProvider(MarketDataProvider):
             parse=lambda text: _within(parse_kline(text, symbol, adjust), start, end),
             symbol=symbol.canonical,
         )
+
+    supports_sessions = True
+
+    def fetch_sessions(self, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+        """Every day the SSE Composite (``1.000001``) has a bar: the exchanges' sessions since 1990."""
+        return [bar.day for bar in self.fetch_daily_bars(SESSION_INDEX, start, end).bars]
 
     def fetch_plain_daily_bars(
         self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None

@@ -45,6 +45,7 @@ class FallbackProvider(MarketDataProvider):
         self.providers = list(providers)
         self.name = "fallback(" + ",".join(p.name for p in self.providers) + ")"
         self.supports_listing = any(p.supports_listing for p in self.providers)
+        self.supports_sessions = any(p.supports_sessions for p in self.providers)
 
     @property
     def stats(self) -> RequestStats:  # type: ignore[override]
@@ -67,6 +68,12 @@ class FallbackProvider(MarketDataProvider):
             if provider.supports_listing:
                 return provider.list_instruments(kind, exchanges)
         raise NotSupported(f"none of {', '.join(p.name for p in self.providers)} can list instruments")
+
+    def fetch_sessions(self, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+        for provider in self.providers:
+            if provider.supports_sessions:
+                return provider.fetch_sessions(start, end)
+        raise NotSupported(f"none of {', '.join(p.name for p in self.providers)} can tell trading sessions")
 
     def fetch_daily_bars(
         self,

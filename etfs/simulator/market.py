@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from etfs.calendar import SHANGHAI, trading_days
+from etfs.calendar import SHANGHAI
 from etfs.providers.base import BarRecord
 from etfs.simulator.adjust import SimAction, hfq_price, qfq_price, round_half_up
+from etfs.simulator.sessions import trading_days  # the host's own calendar, not the stored one
 from etfs.simulator.universe import ETFS, EXCHANGE_ONLY_ETFS, STOCKS, stock_tags
 from etfs.symbols import EASTMONEY_MARKET, Symbol, classify_code, parse_symbol
 

@@ -32,6 +32,7 @@ from etfs.simulator.fund_formats import (
     render_fund,
 )
 from etfs.simulator.funds import SimFunds
+from etfs.simulator.index import INDEX_SECID, render_index_kline
 from etfs.simulator.market import SimConfig, SimMarket
 from etfs.simulator.poison import poison_kline, poison_list
 
@@ -304,9 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == KLINE_PATH:
             if query.get("klt", "101") != "101":
                 return self._send(400, "the simulator serves daily bars only (klt=101)", "text/plain")
-            body = render_kline(sim.market, query)
-            if poisons:
-                body = poison_kline(sim.market, poisons, sim.config.poison_symbol, query, body)
+            body = _kline_body(sim, query, poisons)
         elif path in TENCENT_PATHS:
             body = render_tencent(sim.market, query)
         else:
@@ -371,3 +370,13 @@ def run_simulator(config: SimConfig | None = None, host: str = "127.0.0.1", port
         yield sim
     finally:
         sim.stop()
+
+
+def _kline_body(sim: Simulator, query: dict[str, str], poisons: tuple) -> str:
+    """A ``kline/get`` answer: the SSE Composite (the calendar's source, never poisoned) or an instrument."""
+    if query.get("secid") == INDEX_SECID:
+        return render_index_kline(sim.market, query)
+    body = render_kline(sim.market, query)
+    if poisons:
+        body = poison_kline(sim.market, poisons, sim.config.poison_symbol, query, body)
+    return body

@@ -35,6 +35,7 @@ from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import Interrupted, RunRecorder, claim_run, interruptible
 from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
+from etfs.sync.sessions import update_calendar
 from etfs.sync.writer import BarWriter
 from prices.timescale import refresh_aggregates
 
@@ -337,9 +338,31 @@ class _SyncJob:
             instruments_deactivated=len(changes.deactivated),
         )
         self.recorder.heartbeat(force=True)
+        if not self.dry_run:
+            self.keep_calendar({s: r for s, r in listings.items() if s not in self.rejected})
         if self.progress:
             self.progress("list", 1, 1)
         return listings
+
+    def keep_calendar(self, listings: dict[str, ListingRecord]) -> None:
+        """Store the sessions the provider showed (``etfs.sync.sessions``); then the final day is
+        decided by them, not by a guess (a holiday beyond ``exchange_calendars`` is not a session)."""
+        try:
+            update = update_calendar(self.provider, listings, self.now, wait=self.recorder.beating)
+        except (NoNetwork, ProviderUnavailable):
+            raise
+        except ProviderError as exc:
+            logger.warning("trading calendar not updated (it keeps what it knew): %s", exc)
+            return
+        if update.stored:
+            logger.info(
+                "trading calendar: stored %d day(s) (%d sessions) up to %s%s",
+                len(update.stored),
+                update.sessions,
+                update.stored[-1][0],
+                " from the index's history" if update.asked_provider else " from the list snapshot",
+            )
+        self.final_day = last_final_trading_day(self.now)
 
     def selected_instruments(self, listings: dict[str, ListingRecord] | None) -> list[Instrument]:
         queryset = Instrument.objects.of_kind(self.kind)

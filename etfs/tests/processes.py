@@ -93,7 +93,7 @@ def _bar_key(row: list) -> tuple:
     return (symbol, day, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), int(volume), Decimal(amount))
 
 
-def truth_bars(sim: Simulator, is_etf: bool = True) -> list[tuple]:
+def truth_bars(sim: Simulator, *, is_etf: bool = True) -> list[tuple]:
     """Every bar the simulator serves for its listed instruments of one kind, as ``bars()`` gives them."""
     rows = []
     for instrument in sorted(sim.market.listed(), key=lambda i: i.symbol.canonical):

@@ -58,6 +58,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("etfs", "0003_sync_schedules")]
+    dependencies = [("etfs", "0005_fund_profiles_and_universe_report")]
 
     operations = [migrations.RunPython(forwards, backwards)]
