@@ -1,4 +1,5 @@
-"""The health report: is the database readable, and how old is each kind's last successful sync."""
+"""The health report: is the database readable, how old is each kind's last successful sync, and
+does the trading calendar know the coming days (a warning, not a failure)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
 
+from etfs import calendar
 from etfs.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -35,4 +37,18 @@ def health_report(now: dt.datetime | None = None) -> tuple[bool, dict[str, Any]]
             "last_success_at": last,
             "age_seconds": round((now - last).total_seconds(), 3) if last else None,
         }
-    return True, {"database": "ok", "syncs": syncs}
+    return True, {"database": "ok", "syncs": syncs, "calendar": calendar_report(now)}
+
+
+def calendar_report(now: dt.datetime) -> dict[str, Any]:
+    """How far the trading calendar knows sessions, where from, and a warning when not far enough."""
+    today = now.astimezone(calendar.SHANGHAI).date()
+    stored = calendar.stored_range()
+    warning = calendar.calendar_warning(today)
+    if warning:
+        logger.warning("health check: %s", warning)
+    return {
+        "known_through": calendar.last_calendar_day(),
+        "provider_sessions_through": stored[1] if stored else None,
+        "warning": warning or None,
+    }

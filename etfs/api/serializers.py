@@ -36,10 +36,19 @@ class InstrumentDetailSerializer(InstrumentSerializer):
     first_bar_date = serializers.SerializerMethodField()
     last_bar_date = serializers.SerializerMethodField()
     bar_count = serializers.IntegerField(read_only=True)
+    missing_days = serializers.SerializerMethodField(
+        help_text="Trading days between the first and last bar that have no bar (suspensions included)"
+    )
 
     class Meta(InstrumentSerializer.Meta):
-        fields = [*InstrumentSerializer.Meta.fields, "first_bar_date", "last_bar_date", "bar_count"]
+        fields = [*InstrumentSerializer.Meta.fields, "first_bar_date", "last_bar_date", "bar_count", "missing_days"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.DateField()))
+    def get_missing_days(self, instrument: Instrument) -> list[dt.date]:
+        return instrument.missing_days(
+            self.get_first_bar_date(instrument), self.get_last_bar_date(instrument), getattr(instrument, "bar_count", 0)
+        )
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_first_bar_date(self, instrument: Instrument) -> dt.date | None:
@@ -100,6 +109,17 @@ class SyncAgeSerializer(serializers.Serializer):
     age_seconds = serializers.FloatField(allow_null=True, help_text="Seconds since the last successful sync ended")
 
 
+class CalendarHealthSerializer(serializers.Serializer):
+    known_through = serializers.DateField(help_text="The last day whose session status is known")
+    provider_sessions_through = serializers.DateField(
+        allow_null=True, help_text="The last day stored from the provider's sessions (null before the first sync)"
+    )
+    warning = serializers.CharField(
+        allow_null=True, help_text="Set when no session is known for the coming days (weekdays are assumed)"
+    )
+
+
 class HealthSerializer(serializers.Serializer):
     database = serializers.CharField(help_text="'ok', or why the database could not be read")
     syncs = serializers.DictField(child=SyncAgeSerializer(), help_text="Per sync kind (etfs, stocks)")
+    calendar = CalendarHealthSerializer(required=False, help_text="The trading calendar's reach (absent with 503)")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import time
 
 import pytest
 from django.utils import timezone
 
 from etfs.models import SyncRun
-from etfs.sync.runs import RunRecorder, claim_run
+from etfs.sync.runs import Interrupted, RunRecorder, claim_run
 from etfs.sync.service import run_sync
 from etfs.tests.factories import SyncRunFactory
 from etfs.tests.fake_provider import fake_market
@@ -97,3 +100,45 @@ def test_heartbeat_saves_counters_and_errors():
 
     run.refresh_from_db()
     assert (run.bars_inserted, run.failures, run.errors) == (7, 1, [{"symbol": "510300.SH", "error": "HTTP 502"}])
+
+
+def test_heartbeat_goes_on_while_the_list_host_hangs(monkeypatch):
+    monkeypatch.setattr("etfs.sync.runs.HEARTBEAT_SECONDS", 0.05)
+    market = fake_market()
+    real_list = market.list_instruments
+    beats = []
+
+    def hanging_list(*args, **kwargs):
+        time.sleep(0.4)
+        return list(real_list(*args, **kwargs))
+
+    monkeypatch.setattr(market, "list_instruments", hanging_list)
+    real_beat = RunRecorder.heartbeat
+
+    def spy(self, *, force=False):
+        beats.append(force)
+        real_beat(self, force=force)
+
+    monkeypatch.setattr(RunRecorder, "heartbeat", spy)
+
+    run = run_sync("etfs", provider=market, list_only=True)
+
+    assert run.status == SyncRun.Status.SUCCESS
+    assert beats.count(True) >= 4  # forced beats while the list request waited
+
+
+def test_sigterm_during_a_run_ends_it_as_failed_keeping_what_was_written():
+    market = fake_market()
+
+    def terminate(phase, done, total):
+        if phase == "history" and done >= 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted):
+        run_sync("etfs", provider=market, workers=1, progress=terminate)
+
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.message.startswith("Interrupted: interrupted by SIGTERM")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone again
+    assert claim().status == SyncRun.Status.RUNNING  # and the lock with it
