@@ -211,7 +211,8 @@ SYNC: dict[str, Any] = {
     # Trading days re-fetched before the last stored bar, to catch provider revisions.
     "OVERLAP_DAYS": env_int("SYNC_OVERLAP_DAYS", 3),
     "BATCH_SIZE": env_int("SYNC_BATCH_SIZE", 5000),
-    # A run whose heartbeat is older than this is considered dead (killed) by the next run.
+    # A running sync without heartbeat this long is reported as stalled by /api/health/ (whether a
+    # run is alive is decided by its process lock, never by this: a live run is not taken over).
     "STALE_RUN_SECONDS": env_int("SYNC_STALE_RUN_SECONDS", 900),
     # Instruments whose qfq/hfq the weekly list sync compares with the provider's (3 requests
     # each), a different slice every week; 0 turns the rotating audit off.

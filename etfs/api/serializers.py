@@ -107,6 +107,12 @@ class SyncRequestSerializer(serializers.Serializer):
 class SyncAgeSerializer(serializers.Serializer):
     last_success_at = serializers.DateTimeField(allow_null=True)
     age_seconds = serializers.FloatField(allow_null=True, help_text="Seconds since the last successful sync ended")
+    running_run = serializers.IntegerField(allow_null=True, required=False, help_text="The run going on now, if any")
+    stalled_run = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        help_text="A running run without heartbeat for SYNC_STALE_RUN_SECONDS: alive but stuck, never taken over",
+    )
 
 
 class CalendarHealthSerializer(serializers.Serializer):
