@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import shutil
+import socket
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from etfs.providers.sharedlimit import DatabaseWindow, FileWindow, budget
+from etfs.providers.sharedlimit import DatabaseWindow, FileWindow, RedisWindow, budget
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
-from etfs.tests.processes import busiest_window, simulator_env
+from etfs.tests.processes import busiest_window, simulator_env, wait_until
 
 TODAY = dt.date(2024, 6, 28)
 RATE = 8
@@ -49,13 +53,59 @@ def test_file_budget_pause_holds_everyone_back(tmp_path):
     assert 29 < first.try_start(5, 1.05) <= 30
 
 
-@pytest.mark.parametrize("sharing", ["auto", pytest.param("database", marks=pytest.mark.postgres)])
-def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing):
+@pytest.fixture
+def redis_url(tmp_path) -> Iterator[str]:
+    """A throw-away Redis server (Debian's ``redis-server``), skipped where none is installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: _redis_answers(url), timeout=20, every=0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "sharing", ["auto", pytest.param("database", marks=pytest.mark.postgres), pytest.param("redis", id="redis")]
+)
+def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing, request):
+    extra = {"Q_REDIS_URL": request.getfixturevalue("redis_url")} if sharing == "redis" else {}
     with run_simulator(
         SimConfig(n_etfs=16, n_stocks=10, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
     ) as sim:
         env = simulator_env(
-            sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing
+            sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing, **extra
         )
         now = f"{TODAY.isoformat()}T16:00:00+08:00"
         etfs = scratch_database.start("sync_etfs", "--now", now, **env)
@@ -121,3 +171,16 @@ def test_database_budget_pause_holds_everyone_back(database_window):
     window.pause(30)
 
     assert 29 < window.try_start(5, 1.05) <= 30
+
+
+def test_redis_budget_refuses_a_start_beyond_the_cap_and_honours_a_pause(redis_url, settings):
+    settings.Q_REDIS_URL = redis_url
+    window = RedisWindow("quote.example:80", redis_url)
+
+    starts = [window.try_start(3, 1.05) for _ in range(3)]
+    wait = window.try_start(3, 1.05)
+    window.pause(30)
+
+    assert starts == [0.0, 0.0, 0.0]
+    assert 0.5 < wait <= 1.05
+    assert 29 < window.try_start(3, 1.05) <= 30
