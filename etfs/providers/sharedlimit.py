@@ -232,6 +232,10 @@ def shared_window(host: str) -> SharedWindow | None:
                 directory = Path(settings.MARKETDATA.get("RATE_DIR") or tempfile.gettempdir())
                 window = FileWindow(host, directory)
             elif mode == "database":
+                from django.db import connection
+
+                if connection.vendor != "postgresql":
+                    raise ValueError("MARKETDATA_RATE_SHARING=database needs PostgreSQL; use file on SQLite")
                 window = DatabaseWindow(host)
             else:
                 window = RedisWindow(host, settings.Q_REDIS_URL)

@@ -146,6 +146,7 @@ def interruptible() -> Iterator[None]:
         fired.append(signum)
         raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 
+    stop_requests.clear()  # a run interrupted earlier in this process left it set
     previous = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
         current = signal.getsignal(signum)
@@ -158,7 +159,10 @@ def interruptible() -> Iterator[None]:
     finally:
         for signum, current in previous.items():
             signal.signal(signum, current)
-        stop_requests.clear()
+        if not fired:
+            stop_requests.clear()
+        # Interrupted: it stays set, so fetcher threads still finishing send nothing more
+        # while the process exits.
 
 
 class RunRecorder:

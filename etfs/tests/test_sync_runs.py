@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from etfs.models import SyncRun
+from etfs.providers.http import stop_requests
 from etfs.sync.runs import Interrupted, RunRecorder, claim_run
 from etfs.sync.service import run_sync
 from etfs.tests.factories import SyncRunFactory
@@ -127,7 +128,13 @@ def test_heartbeat_goes_on_while_the_list_host_hangs(monkeypatch):
     assert beats.count(True) >= 4  # forced beats while the list request waited
 
 
-def test_sigterm_during_a_run_ends_it_as_failed_keeping_what_was_written():
+@pytest.fixture
+def requests_allowed_again():
+    yield
+    stop_requests.clear()  # an interrupted run leaves it set for the threads of an exiting process
+
+
+def test_sigterm_during_a_run_ends_it_as_failed_keeping_what_was_written(requests_allowed_again):
     market = fake_market()
 
     def terminate(phase, done, total):
