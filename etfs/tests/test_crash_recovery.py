@@ -18,8 +18,8 @@ NOW = f"{TODAY.isoformat()}T16:00:00+08:00"
 
 @pytest.fixture
 def slow_host():
-    """A host answering in 80 ms: a one-worker backfill of 30 ETFs takes ~2.5 s."""
-    with run_simulator(SimConfig(n_etfs=30, n_stocks=0, years=2, today=TODAY, seed=11, latency=0.08)) as sim:
+    """A host answering in 80 ms: a one-worker backfill of 24 ETFs takes ~2 s."""
+    with run_simulator(SimConfig(n_etfs=24, n_stocks=0, years=1, today=TODAY, seed=11, latency=0.08)) as sim:
         yield sim
 
 
@@ -28,7 +28,7 @@ def slow_host():
 def test_next_run_takes_over_a_stopped_backfill_at_once_and_equals_the_truth(scratch_database, slow_host, how, share):
     db, sim = scratch_database, slow_host
     # Small write batches: about one instrument per transaction, so progress shows in fine steps.
-    env = simulator_env(sim, MARKETDATA_RATE_LIMIT="0", SYNC_BATCH_SIZE="400")
+    env = simulator_env(sim, MARKETDATA_RATE_LIMIT="0", SYNC_BATCH_SIZE="200")
     etfs = len({row[0] for row in truth_bars(sim)})  # ETFs with bars to backfill
     backfill = db.start("sync_etfs", "--now", NOW, "--workers", "1", **env)
     wait_until(lambda: db.scalar("SELECT count(DISTINCT instrument_id) FROM prices_dailybar") >= share * etfs)

@@ -31,7 +31,7 @@ def _take_starts(directory: str, count: int, rate: float, out) -> None:
 
 
 def test_file_budget_holds_across_processes(tmp_path):
-    rate, per_process = 5, 8
+    rate, per_process = 10, 6
     queue = multiprocessing.get_context("spawn").Queue()
     ctx = multiprocessing.get_context("spawn")
     workers = [ctx.Process(target=_take_starts, args=(str(tmp_path), per_process, rate, queue)) for _ in range(3)]
@@ -100,9 +100,11 @@ def _redis_answers(url: str) -> bool:
     "sharing", ["auto", pytest.param("database", marks=pytest.mark.postgres), pytest.param("redis", id="redis")]
 )
 def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing, request):
+    if sharing == "redis" and scratch_database.vendor != "sqlite":
+        pytest.skip("the Redis budget does not depend on the database: the SQLite tier runs it")
     extra = {"Q_REDIS_URL": request.getfixturevalue("redis_url")} if sharing == "redis" else {}
     with run_simulator(
-        SimConfig(n_etfs=16, n_stocks=10, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
+        SimConfig(n_etfs=12, n_stocks=8, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
     ) as sim:
         env = simulator_env(
             sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing, **extra
@@ -116,14 +118,14 @@ def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing
     assert (etfs.returncode, stocks.returncode) == (0, 0), outputs
     assert [entry for entry in log if entry.status == 429] == []
     assert busiest_window([entry.time for entry in log]) <= RATE
-    assert len(log) > 3 * RATE  # long enough for the window to matter
+    assert len(log) > 2 * RATE  # long enough for the window to matter
 
 
 @pytest.mark.parametrize("sharing", ["off"])
 def test_without_sharing_two_syncs_overrun_the_limit(scratch_database, sharing):
-    """The control: the same two syncs, each on its own budget, break the host's limit."""
+    """The control: two such syncs, each on its own budget, break the host's limit."""
     with run_simulator(
-        SimConfig(n_etfs=16, n_stocks=10, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
+        SimConfig(n_etfs=8, n_stocks=6, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=RATE)
     ) as sim:
         env = simulator_env(
             sim, MARKETDATA_RATE_LIMIT=str(RATE), MARKETDATA_CONCURRENCY="4", MARKETDATA_RATE_SHARING=sharing
@@ -137,7 +139,7 @@ def test_without_sharing_two_syncs_overrun_the_limit(scratch_database, sharing):
     assert any(entry.status == 429 for entry in log)
 
 
-@pytest.mark.parametrize(("rate", "cap", "window"), [(50, 50, 1.05), (8, 8, 1.05), (1.5, 1, 1.05), (0.5, 1, 2.1)])
+@pytest.mark.parametrize(("rate", "cap", "window"), [(50, 50, 1.1), (8, 8, 1.1), (1.5, 1, 1.1), (0.5, 1, 2.1)])
 def test_budget_keeps_every_second_at_or_below_the_rate(rate, cap, window):
     assert budget(rate) == (cap, pytest.approx(window))
 
