@@ -426,11 +426,11 @@ def _causes(exc: BaseException) -> list[BaseException]:
     stack = [exc]
     while stack:
         current = stack.pop()
-        if current is None or any(current is s for s in seen):
+        if any(current is s for s in seen):
             continue
         seen.append(current)
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        stack += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack += [inner for inner in wrapped if isinstance(inner, BaseException)]
     return seen
 
 

@@ -11,8 +11,8 @@ import pytest
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.providers.base import RequestStats
-from etfs.providers.errors import NoNetwork
-from etfs.providers.http import ClientOptions, HostClient
+from etfs.providers.errors import NoNetwork, TransientError
+from etfs.providers.http import ClientOptions, HostClient, network_down
 from etfs.sync.service import run_sync
 
 OPTIONS = ClientOptions(connect_timeout=1.0, read_timeout=1.0, max_attempts=5, backoff_base=0.001, rate_limit=0)
@@ -88,3 +88,27 @@ def test_sync_without_network_stops_at_once_as_failed_saying_so(dns_down, settin
     assert run.status == SyncRun.Status.FAILED
     assert run.message.startswith("Stopped at once, no network: the host name does not resolve")
     assert (run.requests, run.retries) == (1, 0)
+
+
+def test_a_refused_connection_is_still_retried_as_a_host_problem():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = HostClient(f"127.0.0.1:{port}", OPTIONS, RequestStats())
+
+    with pytest.raises(TransientError) as caught:
+        client.get(f"http://127.0.0.1:{port}/x", {}, parse=str)
+
+    assert not isinstance(caught.value, NoNetwork)
+    assert (client.stats.requests, client.stats.retries) == (OPTIONS.max_attempts, OPTIONS.max_attempts - 1)
+
+
+def test_wrapped_causes_with_text_reasons_are_walked_safely():
+    class WithTextReason(Exception):
+        reason = "just text"
+
+    error = WithTextReason("outer")
+    error.__cause__ = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    assert network_down(error).startswith("no network: the host name does not resolve")
+    assert network_down(WithTextReason("alone")) == ""
