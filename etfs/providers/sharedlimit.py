@@ -208,6 +208,32 @@ class RedisWindow:
         self._script(keys=[self.key], args=[1, 1, seconds])
 
 
+class FallbackWindow:
+    """A shared store (database, Redis) that falls back to the machine's file budget when it fails:
+    an unreachable Redis must not stop a sync, only narrow the sharing to this machine."""
+
+    def __init__(self, primary: SharedWindow, fallback: SharedWindow, name: str) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.name = name
+        self.failed = False
+
+    def _call(self, method: str, *args: float) -> float:
+        if not self.failed:
+            try:
+                return getattr(self.primary, method)(*args) or 0.0
+            except Exception as exc:
+                self.failed = True
+                logger.warning("the %s request budget failed (%s): this process uses the file budget", self.name, exc)
+        return getattr(self.fallback, method)(*args) or 0.0
+
+    def try_start(self, cap: int, window: float) -> float:
+        return self._call("try_start", cap, window)
+
+    def pause(self, seconds: float) -> None:
+        self._call("pause", seconds)
+
+
 _windows: dict[tuple[str, str], SharedWindow] = {}
 _windows_lock = threading.Lock()
 
@@ -229,16 +255,18 @@ def shared_window(host: str) -> SharedWindow | None:
     with _windows_lock:
         window = _windows.get((mode, host))
         if window is None:
+            file_window = FileWindow(host, Path(settings.MARKETDATA.get("RATE_DIR") or tempfile.gettempdir()))
             if mode == "file":
-                directory = Path(settings.MARKETDATA.get("RATE_DIR") or tempfile.gettempdir())
-                window = FileWindow(host, directory)
+                window = file_window
             elif mode == "database":
                 from django.db import connection
 
                 if connection.vendor != "postgresql":
                     raise ValueError("MARKETDATA_RATE_SHARING=database needs PostgreSQL; use file on SQLite")
-                window = DatabaseWindow(host)
+                window = FallbackWindow(DatabaseWindow(host), file_window, "database")
             else:
-                window = RedisWindow(host, settings.Q_REDIS_URL)
+                if not getattr(settings, "Q_REDIS_URL", ""):
+                    raise ValueError("MARKETDATA_RATE_SHARING=redis needs Q_REDIS_URL")
+                window = FallbackWindow(RedisWindow(host, settings.Q_REDIS_URL), file_window, "Redis")
             _windows[(mode, host)] = window
         return window

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from etfs.providers.sharedlimit import DatabaseWindow, FileWindow, RedisWindow, budget
+from etfs.providers.sharedlimit import DatabaseWindow, FallbackWindow, FileWindow, RedisWindow, budget
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
 from etfs.tests.processes import busiest_window, simulator_env, wait_until
@@ -186,3 +186,19 @@ def test_redis_budget_refuses_a_start_beyond_the_cap_and_honours_a_pause(redis_u
     assert starts == [0.0, 0.0, 0.0]
     assert 0.5 < wait <= 1.05
     assert 29 < window.try_start(3, 1.05) <= 30
+
+
+def test_an_unreachable_redis_falls_back_to_the_file_budget(tmp_path, caplog):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    window = FallbackWindow(
+        RedisWindow("quote.example:80", f"redis://127.0.0.1:{port}/0"),
+        FileWindow("quote.example:80", tmp_path),
+        "Redis",
+    )
+
+    starts = [window.try_start(2, 1.1) for _ in range(3)]
+
+    assert starts[:2] == [0.0, 0.0] and starts[2] > 0  # the file budget still paces
+    assert "the Redis request budget failed" in caplog.text
