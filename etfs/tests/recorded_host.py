@@ -12,7 +12,9 @@ one). Answers are rendered as the real host renders them and parsed by the real
 - ``fqt=1``: East Money's recorded rows, change against the previous qfq close (as the
   recorded 11-column files show);
 - turnover % is not in the recordings: ``0.00`` stands in (nothing stores it);
-- the list names the 11 ETFs without a quote (``-``): the recordings have no snapshot.
+- the list names the 11 ETFs without a quote (``-``): the recordings have no snapshot;
+- the SSE Composite (``secid=1.000001``, the trading calendar's source) has a bar on every day
+  any of the 11 traded: real sessions; its prices (3000.00) stand in, nothing reads them.
 """
 
 from __future__ import annotations
@@ -126,14 +128,26 @@ class RecordedHost:
 
     def kline(self, params: dict[str, Any]) -> str:
         market, code = str(params["secid"]).split(".")
-        lines = self.klines[(code, str(params["fqt"]))]
+        if (market, code) == ("1", "000001"):
+            lines = self.index_lines()
+            name = "上证指数"
+        elif (code, str(params["fqt"])) in self.klines:
+            lines, name = self.klines[(code, str(params["fqt"]))], NAMES[code]
+        else:
+            return json.dumps({"rc": 0, "data": None})  # as the real host answers an unknown secid
         begin = (
             "0000-00-00" if params["beg"] == "0" else dt.datetime.strptime(params["beg"], "%Y%m%d").date().isoformat()
         )
         end = dt.datetime.strptime(params["end"], "%Y%m%d").date().isoformat()
         chosen = [line for line in lines if begin <= line[:10] <= end]
-        data = {"code": code, "market": int(market), "name": NAMES[code], "decimal": 3, "dktotal": len(lines)}
+        data = {"code": code, "market": int(market), "name": name, "decimal": 3, "dktotal": len(lines)}
         return json.dumps({"rc": 0, "data": {**data, "klines": chosen}}, ensure_ascii=False)
+
+    def index_lines(self) -> list[str]:
+        """The index's answer: one bar on every day a recorded ETF traded (raw days)."""
+        days = sorted({line[:10] for (_code, fqt), lines in self.klines.items() if fqt == "0" for line in lines})
+        level = (Decimal("3000.000"),) * 4
+        return [_line(day, level, Decimal("3000.000"), "1000000", "3000000000") for day in days]
 
     def close(self) -> None:
         pass

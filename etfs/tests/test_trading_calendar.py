@@ -18,6 +18,7 @@ from etfs.simulator import sessions as sim_sessions
 from etfs.simulator.server import KLINE_PATH
 from etfs.sync.service import run_sync
 from etfs.tests.factories import InstrumentFactory
+from etfs.tests.recorded_host import LAST_RAW_DAY, recorded_provider
 from etfs.views import build_landing_summary, find_gaps
 from prices.models import DailyBar, trading_date_to_time
 
@@ -94,6 +95,16 @@ def test_recorded_east_money_kline_dates_are_exchange_calendars_sessions():
     published = set(exchange_sessions())
 
     assert days and all(day in published for day in days)
+
+
+def test_sessions_learned_from_recorded_real_answers_equal_exchange_calendars():
+    """Real data: the days the recorded ETFs traded (2020-11 .. 2024-07) are exactly XSHG's sessions."""
+    run = run_sync("etfs", provider=recorded_provider(), now=after_close(LAST_RAW_DAY))
+
+    stored = list(CalendarDay.objects.sessions().values_list("date", flat=True))
+    assert run.status == SyncRun.Status.SUCCESS, run.message
+    assert len(stored) > 850
+    assert stored == [d for d in exchange_sessions() if stored[0] <= d <= stored[-1]]
 
 
 # --- the sync keeps it ----------------------------------------------------------------------------
