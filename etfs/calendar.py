@@ -82,6 +82,8 @@ _cache = _Cache()
 def _stored_key() -> tuple | None:
     """``(count, last date)`` of the stored days, or None when the database cannot be read."""
     try:
+        # Lazily: this module is imported without Django set up (the simulator's calendar) and
+        # by prices.models while apps load.
         from django.db import transaction
         from django.db.models import Count, Max
 
@@ -96,7 +98,7 @@ def _stored_key() -> tuple | None:
 
 
 def _load_stored() -> list[tuple[dt.date, bool]]:
-    from etfs.models import CalendarDay
+    from etfs.models import CalendarDay  # lazily: see _stored_key
 
     return list(CalendarDay.objects.order_by("date").values_list("date", "is_session"))
 

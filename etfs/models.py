@@ -153,7 +153,7 @@ class Instrument(models.Model):
         The bar dates are read only when the count says something is missing, so a complete
         history costs no query. Suspensions show here too, as on the landing page's gap list.
         """
-        from etfs.calendar import trading_days  # etfs.calendar reads CalendarDay from this module
+        from etfs.calendar import trading_days  # lazily: it loads exchange_calendars (pandas)
         from prices.models import time_to_trading_date  # prices.models imports this module
 
         if first is None or last is None:

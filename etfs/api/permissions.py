@@ -32,5 +32,5 @@ class ReadPublicWriteStaff(BasePermission):
         # The admin decides with model permissions, not staff status alone: the API asks for
         # the same one (the view's ``write_permission``), so a staff user without it is refused
         # here as there. A view that names none allows no writes at all.
-        required = getattr(view, "write_permission", None)
-        return bool(required) and user.has_perm(required)
+        required: str | None = getattr(view, "write_permission", None)
+        return required is not None and user.has_perm(required)

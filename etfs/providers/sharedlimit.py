@@ -34,9 +34,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import connection, connections
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class DatabaseWindow:
     belongs to its writer thread, and a connection per fetcher would be several more.
     """
 
-    _connections: dict[int, object] = {}
+    _connections: dict[int, Any] = {}  # a psycopg2 connection per process (a fork opens its own)
     _connections_lock = threading.Lock()
 
     def __init__(self, host: str) -> None:
@@ -139,16 +140,14 @@ class DatabaseWindow:
 
     @classmethod
     def _cursor_call(cls, sql: str, params: list) -> float:
-        from django.db import connections
-
         with cls._connections_lock:
             conn = cls._connections.get(os.getpid())
-            if conn is None or conn.closed:  # type: ignore[attr-defined]
-                wrapper = connections["default"]
+            if conn is None or conn.closed:
+                wrapper: Any = connections["default"]
                 conn = wrapper.Database.connect(**wrapper.get_connection_params())
-                conn.autocommit = True  # type: ignore[attr-defined]
+                conn.autocommit = True
                 cls._connections[os.getpid()] = conn
-            with conn.cursor() as cursor:  # type: ignore[attr-defined]
+            with conn.cursor() as cursor:
                 cursor.execute(sql, params)
                 return float(cursor.fetchone()[0])
 
@@ -157,7 +156,7 @@ class DatabaseWindow:
         """Close this process's budget connection (tests, before their database is dropped)."""
         with cls._connections_lock:
             for conn in cls._connections.values():
-                conn.close()  # type: ignore[attr-defined]
+                conn.close()
             cls._connections.clear()
 
     def try_start(self, cap: int, window: float) -> float:
@@ -195,7 +194,7 @@ class RedisWindow:
     """The ring in a Redis hash, updated atomically by a Lua script (Redis's clock)."""
 
     def __init__(self, host: str, url: str) -> None:
-        import redis
+        import redis  # only with Q_REDIS_URL: an optional server
 
         self.key = f"etfsync:rate:{host}"
         self._client = redis.Redis.from_url(url)
@@ -259,8 +258,6 @@ def shared_window(host: str) -> SharedWindow | None:
             if mode == "file":
                 window = file_window
             elif mode == "database":
-                from django.db import connection
-
                 if connection.vendor != "postgresql":
                     raise ValueError("MARKETDATA_RATE_SHARING=database needs PostgreSQL; use file on SQLite")
                 window = FallbackWindow(DatabaseWindow(host), file_window, "database")

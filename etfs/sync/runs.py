@@ -137,7 +137,7 @@ def interruptible() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired = []
+    fired: list[int] = []
 
     def handler(signum: int, frame: object) -> None:
         stop_requests.set()

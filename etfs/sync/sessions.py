@@ -24,7 +24,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from django.db.models import Max
 
@@ -34,7 +33,6 @@ from etfs.models import CalendarDay
 from etfs.providers.base import ListingRecord, MarketDataProvider
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass
@@ -65,7 +63,7 @@ def update_calendar(
     listings: dict[str, ListingRecord],
     now: dt.datetime,
     *,
-    wait: Callable[[Callable[[], T]], T] = lambda ask: ask(),
+    wait: Callable[[Callable[[], list[dt.date]]], list[dt.date]] = lambda ask: ask(),
 ) -> CalendarUpdate:
     """Store what the provider showed about sessions (see the module doc). Raises ``ProviderError``
     when the index cannot be read; the calendar then keeps what it knew. ``wait`` runs the request
