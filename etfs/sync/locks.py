@@ -5,8 +5,8 @@ heartbeat to go stale: ``kill -9`` closes the process's files (releasing ``flock
 database session (releasing PostgreSQL session advisory locks).
 
 - PostgreSQL / TimescaleDB: ``pg_try_advisory_lock`` on the Django connection of the calling
-  thread (the one connection the sync writes through; the one-connection TimescaleDB test
-  server allows no second one). A session may take its own advisory lock twice, so each
+  thread (the one connection the sync writes through: no extra connection per run). A
+  session may take its own advisory lock twice, so each
   thread remembers which keys its session holds and reports those as busy.
 - SQLite (and anything else): ``fcntl.flock`` on a lock file next to the database file. Each
   acquisition opens its own file description, so two holders in one process exclude each

@@ -2,8 +2,7 @@
 
 For what only separate processes show: ``kill -9`` and SIGTERM mid-backfill, two syncs
 sharing one request budget. The scratch database is a file beside the test's temporary
-directory on SQLite, a fresh database on the test's PostgreSQL server otherwise (not on the
-one-connection TimescaleDB test server, which cannot serve a child process and the tests).
+directory on SQLite, a fresh database on the test's PostgreSQL or TimescaleDB server otherwise.
 """
 
 from __future__ import annotations
@@ -120,6 +119,7 @@ def simulator_env(sim: Simulator, **marketdata: str) -> dict[str, str]:
         "EASTMONEY_LIST_URL": sim.list_url,
         "EASTMONEY_KLINE_URL": sim.kline_url,
         "TENCENT_KLINE_URL": sim.tencent_url,
+        **sim.fund_env(),  # the ETF sync's fund phase asks the simulator too, never the internet
         "MARKETDATA_PROVIDERS": "eastmoney",
         "MARKETDATA_BACKOFF_BASE": "0.01",
         "MARKETDATA_BACKOFF_MAX": "0.05",
@@ -131,8 +131,6 @@ def simulator_env(sim: Simulator, **marketdata: str) -> dict[str, str]:
 @pytest.fixture
 def scratch_database(tmp_path) -> Iterator[ScratchDatabase]:
     engine = settings.DATABASES["default"]["ENGINE"]
-    if engine == "timescale.db.backends.postgresql":
-        pytest.skip("the one-connection TimescaleDB test server cannot serve child processes too")
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
     env.update({"DEBUG": "1", "MARKETDATA_RATE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
     if engine == "django.db.backends.sqlite3":
@@ -158,7 +156,8 @@ def scratch_database(tmp_path) -> Iterator[ScratchDatabase]:
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     password = f":{server['password']}" if server["password"] else ""
-    env["DATABASE_URL"] = f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
+    scheme = "timescale" if engine == "timescale.db.backends.postgresql" else "postgres"
+    env["DATABASE_URL"] = f"{scheme}://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
     db = ScratchDatabase(env, "postgresql", lambda: psycopg2.connect(dbname=name, **server))
     try:
         _migrate(db)
