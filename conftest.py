@@ -10,6 +10,9 @@ from django.db import connection
 
 TIER = os.environ.get("ETFSYNC_TEST_TIER", "sqlite")
 
+# ``sync_host``: a simulator with the settings pointing at it, for the sync tests of every app.
+pytest_plugins = ["etfs.tests.hosts"]
+
 # What each backend marker needs, read from the configured database engine: plain ``pytest``
 # is then correct on any backend, and tools/run_tests.py only chooses which backend to start.
 _ENGINES_FOR_MARKER = {

@@ -68,4 +68,4 @@ def fund_settings(settings) -> Callable[..., dict[str, Any]]:
     return point
 
 
-from etfs.tests.processes import scratch_database  # noqa: E402, F401  (a fixture for process tests)
+from etfs.tests.processes import migrated_template, scratch_database  # noqa: E402, F401  (process tests)

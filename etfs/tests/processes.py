@@ -7,8 +7,9 @@ directory on SQLite, a fresh database on the test's PostgreSQL or TimescaleDB se
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,16 +27,12 @@ from etfs.simulator.server import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
-DUMP = """
-import json
-from etfs.models import SyncRun
-from prices.models import DailyBar, time_to_trading_date
-rows = DailyBar.objects.select_related("instrument").order_by("instrument__symbol", "time")
-bars = [[b.instrument.symbol, time_to_trading_date(b.time).isoformat(), str(b.open), str(b.high),
-         str(b.low), str(b.close), b.volume, str(b.amount)] for b in rows.iterator()]
-runs = [{"id": r.id, "kind": r.kind, "status": r.status, "message": r.message} for r in SyncRun.objects.order_by("id")]
-print(json.dumps({"bars": bars, "runs": runs}))
+BARS_SQL = """
+SELECT i.symbol, b.time, b.open, b.high, b.low, b.close, b.volume, b.amount
+FROM prices_dailybar b JOIN etfs_instrument i ON i.id = b.instrument_id
+ORDER BY i.symbol, b.time
 """
+RUNS_SQL = "SELECT id, kind, status, message FROM etfs_syncrun ORDER BY id"
 
 
 @dataclass
@@ -76,20 +73,36 @@ class ScratchDatabase:
         finally:
             conn.close()
 
-    def shell_json(self, code: str) -> object:
-        result = self.manage("shell", "--no-imports", "-c", code)
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout.strip().splitlines()[-1])
+    def rows(self, sql: str) -> list[tuple]:
+        conn = self._connect()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql)
+            return cursor.fetchall()
+        finally:
+            conn.close()
 
     def contents(self) -> tuple[list[tuple], list[dict]]:
-        """Every stored bar (symbol, date, prices as ``Decimal``…) and every sync run, in one child."""
-        dump = self.shell_json(DUMP)
-        return [_bar_key(row) for row in dump["bars"]], dump["runs"]
+        """Every stored bar (symbol, date, prices as ``Decimal``…) and every sync run, read directly
+        (a ``manage.py shell`` child would cost a Django start-up per test)."""
+        bars = [_bar_key(row) for row in self.rows(BARS_SQL)]
+        runs = [dict(zip(("id", "kind", "status", "message"), row, strict=True)) for row in self.rows(RUNS_SQL)]
+        return bars, runs
 
 
-def _bar_key(row: list) -> tuple:
-    symbol, day, o, h, lo, c, volume, amount = row
-    return (symbol, day, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), int(volume), Decimal(amount))
+def _bar_key(row: tuple) -> tuple:
+    from prices.models import time_to_trading_date  # not at import: spawned children import this module bare
+
+    symbol, time, o, h, lo, c, volume, amount = row
+    if isinstance(time, str):  # SQLite: naive UTC text
+        time = dt.datetime.fromisoformat(time).replace(tzinfo=dt.UTC)
+    prices = tuple(_decimal(value) for value in (o, h, lo, c))
+    return (symbol, time_to_trading_date(time).isoformat(), *prices, int(volume), _decimal(amount))
+
+
+def _decimal(value: object) -> Decimal:
+    """SQLite hands back a numeric column as a float: its shortest repr is the stored decimal."""
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
 
 
 def truth_bars(sim: Simulator, *, is_etf: bool = True) -> list[tuple]:
@@ -119,7 +132,8 @@ def simulator_env(sim: Simulator, **marketdata: str) -> dict[str, str]:
         "EASTMONEY_LIST_URL": sim.list_url,
         "EASTMONEY_KLINE_URL": sim.kline_url,
         "TENCENT_KLINE_URL": sim.tencent_url,
-        **sim.fund_env(),  # the ETF sync's fund phase asks the simulator too, never the internet
+        **sim.fund_env(),  # were the fund phase on, it would ask the simulator, never the internet
+        "FUNDDATA_SYNC": "0",  # off, as in-process tests have it: the price hosts' requests alone
         "MARKETDATA_PROVIDERS": "eastmoney",
         "MARKETDATA_BACKOFF_BASE": "0.01",
         "MARKETDATA_BACKOFF_MAX": "0.05",
@@ -128,47 +142,105 @@ def simulator_env(sim: Simulator, **marketdata: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def scratch_database(tmp_path) -> Iterator[ScratchDatabase]:
-    engine = settings.DATABASES["default"]["ENGINE"]
+# Separate processes prove what they prove on any SQL database; TimescaleDB adds nothing for
+# them (its hypertables are PostgreSQL to these tests) but their seconds: they skip that tier.
+not_on_timescale = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] == "timescale.db.backends.postgresql",
+    reason="process tests run on the SQLite and PostgreSQL tiers (TimescaleDB adds only their cost)",
+)
+
+
+# What does not depend on the database at all (the file and Redis budgets) runs on one tier.
+only_on_sqlite = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="does not depend on the database: the SQLite tier runs it",
+)
+
+
+def _scratch_env(rate_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
-    env.update({"DEBUG": "1", "MARKETDATA_RATE_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
-    if engine == "django.db.backends.sqlite3":
-        import sqlite3
+    env.update({"DEBUG": "1", "MARKETDATA_RATE_DIR": str(rate_dir), "PYTHONUNBUFFERED": "1"})
+    return env
 
-        path = tmp_path / "scratch.sqlite3"
-        env["SQLITE_PATH"] = str(path)
-        db = ScratchDatabase(env, "sqlite", lambda: sqlite3.connect(path, timeout=30))
-        _migrate(db)
-        yield db
-        return
-    import psycopg2
 
+def _postgres_server() -> dict[str, object]:
     conf = settings.DATABASES["default"]
-    server = {
+    return {
         "host": conf["HOST"] or "localhost",
         "port": conf["PORT"] or 5432,
         "user": conf["USER"],
         "password": conf["PASSWORD"] or None,
     }
-    name = f"etfsync_scratch_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dbname="postgres", **server)
+
+
+def _postgres_url(name: str) -> str:
+    server = _postgres_server()
+    password = f":{server['password']}" if server["password"] else ""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    scheme = "timescale" if engine == "timescale.db.backends.postgresql" else "postgres"
+    return f"{scheme}://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Iterator[str]:
+    """One migrated database per test run that every scratch database copies (a file copy on
+    SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL): ``migrate`` in a child costs seconds."""
+    directory = tmp_path_factory.mktemp("scratch-template")
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        path = directory / "template.sqlite3"
+        _migrate({**_scratch_env(directory), "SQLITE_PATH": str(path)})
+        yield str(path)
+        return
+    import psycopg2
+
+    name = f"etfsync_template_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dbname="postgres", **_postgres_server())
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    password = f":{server['password']}" if server["password"] else ""
-    scheme = "timescale" if engine == "timescale.db.backends.postgresql" else "postgres"
-    env["DATABASE_URL"] = f"{scheme}://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
-    db = ScratchDatabase(env, "postgresql", lambda: psycopg2.connect(dbname=name, **server))
     try:
-        _migrate(db)
-        yield db
+        _migrate({**_scratch_env(directory), "DATABASE_URL": _postgres_url(name)})
+        yield name
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
-def _migrate(db: ScratchDatabase) -> None:
-    result = db.manage("migrate", "--no-input", "-v0")
+@pytest.fixture
+def scratch_database(tmp_path, migrated_template) -> Iterator[ScratchDatabase]:
+    """A fresh migrated database of this test's own, for ``manage.py`` children."""
+    env = _scratch_env(tmp_path)
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        import sqlite3
+
+        path = tmp_path / "scratch.sqlite3"
+        shutil.copyfile(migrated_template, path)
+        env["SQLITE_PATH"] = str(path)
+        yield ScratchDatabase(env, "sqlite", lambda: sqlite3.connect(path, timeout=30))
+        return
+    import psycopg2
+
+    server = _postgres_server()
+    name = f"etfsync_scratch_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dbname="postgres", **server)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+    env["DATABASE_URL"] = _postgres_url(name)
+    try:
+        yield ScratchDatabase(env, "postgresql", lambda: psycopg2.connect(dbname=name, **server))
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -10,17 +10,30 @@ import pytest
 
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
-from etfs.tests.processes import simulator_env, stop, truth_bars, wait_until
+from etfs.tests.processes import not_on_timescale, simulator_env, stop, truth_bars, wait_until
+
+pytestmark = not_on_timescale
 
 TODAY = dt.date(2024, 6, 28)
 NOW = f"{TODAY.isoformat()}T16:00:00+08:00"
+LATENCY = 0.04  # a one-worker backfill of 12 ETFs takes about half a second
+# Then a host this slow: progress stands still until the signal lands, however loaded the machine
+# (a SIGTERMed run still waits for its request in flight, so not slower).
+FROZEN = 1.0
+
+
+@pytest.fixture(scope="module")
+def host():
+    """One simulated host for every variant (the bars are the truth, never changed by a sync)."""
+    with run_simulator(SimConfig(n_etfs=12, n_stocks=0, years=1, today=TODAY, seed=11)) as sim:
+        yield sim
 
 
 @pytest.fixture
-def slow_host():
-    """A host answering in 80 ms: a one-worker backfill of 24 ETFs takes ~2 s."""
-    with run_simulator(SimConfig(n_etfs=24, n_stocks=0, years=1, today=TODAY, seed=11, latency=0.08)) as sim:
-        yield sim
+def slow_host(host):
+    host.config.latency = LATENCY
+    yield host
+    host.config.latency = 0
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
@@ -29,9 +42,11 @@ def test_next_run_takes_over_a_stopped_backfill_at_once_and_equals_the_truth(scr
     db, sim = scratch_database, slow_host
     # Small write batches: about one instrument per transaction, so progress shows in fine steps.
     env = simulator_env(sim, MARKETDATA_RATE_LIMIT="0", SYNC_BATCH_SIZE="200")
-    etfs = len({row[0] for row in truth_bars(sim)})  # ETFs with bars to backfill
+    truth = truth_bars(sim)
+    etfs = len({row[0] for row in truth})  # ETFs with bars to backfill
     backfill = db.start("sync_etfs", "--now", NOW, "--workers", "1", **env)
     wait_until(lambda: db.scalar("SELECT count(DISTINCT instrument_id) FROM prices_dailybar") >= share * etfs)
+    sim.config.latency = FROZEN  # the backfill stays mid-way however late the signal lands
 
     code, output = stop(backfill, how)
 
@@ -48,5 +63,5 @@ def test_next_run_takes_over_a_stopped_backfill_at_once_and_equals_the_truth(scr
     assert (first["status"], second["status"]) == ("failed", "success")
     expected = "Interrupted: interrupted by SIGTERM" if how == signal.SIGTERM else "Its process died"
     assert expected in first["message"]
-    assert bars == truth_bars(sim)
-    assert db.scalar("SELECT count(*) FROM prices_dailybar") == len(truth_bars(sim))
+    assert bars == truth
+    assert db.scalar("SELECT count(*) FROM prices_dailybar") == len(truth)

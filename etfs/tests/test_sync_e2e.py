@@ -18,7 +18,6 @@ from etfs.providers.base import PlainBars
 from etfs.providers.eastmoney import EastMoneyProvider
 from etfs.simulator import server as sim_server
 from etfs.simulator.market import SimConfig
-from etfs.simulator.server import run_simulator
 from etfs.sync.service import run_sync
 from etfs.sync.writer import BarWriter
 from prices.adjustments import Action, PriceAdjuster
@@ -30,22 +29,9 @@ TODAY = dt.date(2024, 6, 28)
 
 
 @pytest.fixture
-def sim(settings):
-    with run_simulator(SimConfig(n_etfs=5, n_stocks=3, years=1, today=TODAY, seed=7)) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-            "READ_TIMEOUT": 2.0,
-            "MAX_ATTEMPTS": 8,
-            "BACKOFF_BASE": 0.005,
-            "BACKOFF_MAX": 0.02,
-            "BREAKER_THRESHOLD": 50,
-        }
-        yield simulator
+def sim(sync_host):
+    config = SimConfig(n_etfs=5, n_stocks=3, years=1, today=TODAY, seed=7)
+    return sync_host(config, MAX_ATTEMPTS=8, BREAKER_THRESHOLD=50)
 
 
 def after_close(day: dt.date) -> dt.datetime:

@@ -20,7 +20,6 @@ from etfs.calendar import SHANGHAI, previous_trading_day
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.poison import CLAIMED_ROWS, JUNK_CODES, poison_day
-from etfs.simulator.server import run_simulator
 from etfs.sync.service import run_sync
 from prices.models import CorporateAction, DailyBar, QuarantinedBar, time_to_trading_date
 
@@ -30,20 +29,9 @@ TODAY = dt.date(2024, 6, 28)
 
 
 @pytest.fixture
-def sim(settings):
-    with run_simulator(SimConfig(n_etfs=5, n_stocks=2, years=1, today=TODAY, seed=7)) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-            "MAX_ATTEMPTS": 2,
-            "BACKOFF_BASE": 0.001,
-            "BACKOFF_MAX": 0.01,
-        }
-        yield simulator
+def sim(sync_host):
+    # Two attempts: a poisoned answer is what the host says, retrying it only costs time.
+    return sync_host(SimConfig(n_etfs=5, n_stocks=2, years=1, today=TODAY, seed=7), MAX_ATTEMPTS=2)
 
 
 def listed_etfs(sim) -> list[str]:

@@ -14,7 +14,6 @@ from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.providers.base import BarRecord
 from etfs.simulator.market import SimConfig
-from etfs.simulator.server import run_simulator
 from etfs.sync import quarantine
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
@@ -202,17 +201,8 @@ def test_stored_values_are_json_text():
 
 # --- the whole sync against the simulator ----------------------------------------------------------
 @pytest.fixture
-def sim(settings):
-    with run_simulator(SimConfig(n_etfs=3, n_stocks=1, years=1, today=TODAY, seed=7)) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-        }
-        yield simulator
+def sim(sync_host):
+    return sync_host(SimConfig(n_etfs=3, n_stocks=1, years=1, today=TODAY, seed=7))
 
 
 def sync(sim, **options) -> SyncRun:

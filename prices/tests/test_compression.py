@@ -18,7 +18,6 @@ from django.db import connection
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.simulator.market import SimConfig
-from etfs.simulator.server import run_simulator
 from etfs.tests.factories import InstrumentFactory, make_bars
 from prices.models import DailyBar, time_to_trading_date
 from prices.timescale import AGGREGATE_VIEWS, chunk_states, compress_chunks
@@ -36,21 +35,9 @@ def fetch(sql: str, params: list | None = None) -> list[tuple]:
 
 
 @pytest.fixture
-def sim(settings):
+def sim(sync_host):
     """Three ETFs with two years of history: bars in three yearly chunks."""
-    with run_simulator(SimConfig(n_etfs=3, n_stocks=0, years=2, today=TODAY, seed=11)) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-            "READ_TIMEOUT": 2.0,
-            "BACKOFF_BASE": 0.005,
-            "BACKOFF_MAX": 0.02,
-        }
-        yield simulator
+    return sync_host(SimConfig(n_etfs=3, n_stocks=0, years=2, today=TODAY, seed=11))
 
 
 def sync_etfs(*args: str) -> SyncRun:
