@@ -96,7 +96,9 @@ def screen_snapshot(
     recorded, skipped) and price limit (beyond it: held for a curator, not written)."""
     kept = []
     for instrument, quote in items:
-        rule = rules[instrument.pk]
+        # Today's name tells today's limit: a risk-warning stock's is narrower (``price_limit``).
+        limit = price_limit(instrument.parsed_symbol, is_etf=instrument.is_etf, name=instrument.name, day=quote.day)
+        rule = dataclasses.replace(rules[instrument.pk], limit=limit)
         problem = bar_problem(quote, rule)
         if problem is not None:
             recorder.error(instrument.symbol, f"snapshot quote: {problem}; row: {quote}")

@@ -44,6 +44,13 @@ MAIN_BOARD_LIMIT = Decimal("0.10")
 GROWTH_BOARD_LIMIT = Decimal("0.20")
 BEIJING_LIMIT = Decimal("0.30")
 ETF_LIMIT = Decimal("0.20")
+# Risk-warning stocks (names ``ST…``/``*ST…``) on the main boards were limited to 5 % until the
+# exchanges' rule change of 2025-07-07 made it 10 % there too; on ChiNext, STAR and Beijing they
+# keep their board's limit. The name is today's: it tells the limit of today's quote only (a
+# stock's history may predate its warning), so the sync applies it to the snapshot quote.
+RISK_WARNING_LIMIT = Decimal("0.05")
+RISK_WARNING_LIMIT_UNTIL = dt.date(2025, 7, 6)
+_RISK_WARNING_NAME = re.compile(r"\s*S?[*＊]?ST")
 # Rounding to the tick lets a limit-up day exceed the limit by a little.
 LIMIT_SLACK = Decimal("0.01")
 # New listings trade without a limit for their first days (5 on ChiNext/STAR, 1 elsewhere).
@@ -74,15 +81,23 @@ def _describe(row: object) -> str:
     return f"{row!r:.300}"
 
 
-def price_limit(symbol: Symbol, *, is_etf: bool) -> Decimal:
-    """The widest daily move the exchange allows an instrument (see the constants above)."""
+def price_limit(symbol: Symbol, *, is_etf: bool, name: str = "", day: dt.date | None = None) -> Decimal:
+    """The widest daily move the exchange allows an instrument (see the constants above); with
+    the instrument's ``name`` on ``day``, a risk-warning stock's narrower limit where it applies."""
     if is_etf:
         return ETF_LIMIT
     if symbol.exchange == "BJ":
         return BEIJING_LIMIT
     if symbol.code.startswith(("30", "68")):
         return GROWTH_BOARD_LIMIT
+    if is_risk_warning(name) and day is not None and day <= RISK_WARNING_LIMIT_UNTIL:
+        return RISK_WARNING_LIMIT
     return MAIN_BOARD_LIMIT
+
+
+def is_risk_warning(name: str) -> bool:
+    """``ST``, ``*ST`` (and the old ``SST``/``S*ST``): the exchange's risk warning, in the name."""
+    return _RISK_WARNING_NAME.match(name.upper()) is not None
 
 
 @dataclass(frozen=True)

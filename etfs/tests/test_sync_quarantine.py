@@ -17,7 +17,8 @@ from etfs.simulator.market import SimConfig
 from etfs.sync import quarantine
 from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
-from etfs.tests.factories import DailyBarFactory, InstrumentFactory, SyncRunFactory
+from etfs.sync.screening import bar_rules, screen_snapshot
+from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory, SyncRunFactory
 from prices.models import BarRevision, DailyBar, QuarantinedBar, bar_values, time_to_trading_date
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +243,26 @@ def test_provider_correcting_a_volume_is_applied_and_logged(sim):
     assert (revision.day, revision.old["volume"], revision.new["volume"]) == (bar.day, bar.volume, bar.volume + 500)
     assert revision.sync_run_id == run.pk
     assert "small revisions applied and logged 1" in run.message
+
+
+# --- the snapshot quote: today's name tells today's limit ------------------------------------------
+def quote(day: dt.date, close: str) -> BarRecord:
+    value = Decimal(close)
+    return BarRecord(day, value, value, value, value, 100, value * 100, prev_close=Decimal("10.00"))
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "held"),
+    [
+        ("*ST海润", dt.date(2024, 6, 28), True),  # 5 % for a main-board risk warning then
+        ("海润光伏", dt.date(2024, 6, 28), False),  # 10 % without the warning
+        ("*ST海润", dt.date(2025, 7, 7), False),  # 10 % for everyone on the main boards since
+    ],
+)
+def test_a_risk_warning_stocks_quote_beyond_five_percent_is_held(name, day, held):
+    stock = StockFactory(code="600401", name=name)
+    rules = bar_rules([stock], day)
+
+    kept = screen_snapshot([(stock, quote(day, "10.70"))], rules, desk(stock), desk(stock).recorder)
+
+    assert (kept == [], QuarantinedBar.objects.filter(instrument=stock).exists()) == (held, held)

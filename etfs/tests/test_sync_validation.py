@@ -20,6 +20,7 @@ from etfs.sync.validation import (
     BarRules,
     InvalidData,
     bar_problem,
+    is_risk_warning,
     listing_problem,
     price_limit,
     screen_moves,
@@ -150,6 +151,25 @@ def test_price_limits_follow_the_board():
     assert price_limit(Symbol("300750", "SZ"), is_etf=False) == Decimal("0.20")
     assert price_limit(Symbol("688981", "SH"), is_etf=False) == Decimal("0.20")
     assert price_limit(Symbol("830799", "BJ"), is_etf=False) == Decimal("0.30")
+
+
+@pytest.mark.parametrize("name", ["ST康美", "*ST海润", "S*ST前锋", "SST华新", "＊ST大控"])
+def test_risk_warning_stocks_on_the_main_boards_had_a_five_percent_limit(name):
+    before_the_rule_change = dt.date(2025, 7, 4)
+
+    assert is_risk_warning(name)
+    assert price_limit(Symbol("600518", "SH"), is_etf=False, name=name, day=before_the_rule_change) == Decimal("0.05")
+    assert price_limit(Symbol("000502", "SZ"), is_etf=False, name=name, day=before_the_rule_change) == Decimal("0.05")
+
+
+def test_risk_warning_stocks_keep_their_boards_limit_elsewhere_and_since_july_2025():
+    day = dt.date(2025, 7, 4)
+
+    assert price_limit(Symbol("600518", "SH"), is_etf=False, name="*ST康美", day=dt.date(2025, 7, 7)) == Decimal("0.10")
+    assert price_limit(Symbol("300344", "SZ"), is_etf=False, name="ST立方", day=day) == Decimal("0.20")
+    assert price_limit(Symbol("688086", "SH"), is_etf=False, name="*ST紫晶", day=day) == Decimal("0.20")
+    assert price_limit(Symbol("830799", "BJ"), is_etf=False, name="ST艾融", day=day) == Decimal("0.30")
+    assert price_limit(Symbol("600519", "SH"), is_etf=False, name="贵州茅台", day=day) == Decimal("0.10")
 
 
 def test_move_beyond_the_limit_is_held_and_the_next_day_compared_with_the_last_kept():
