@@ -1,8 +1,9 @@
 """Syncs in real processes: a migrated scratch database of their own and ``manage.py`` children.
 
 For what only separate processes show: ``kill -9`` and SIGTERM mid-backfill, two syncs
-sharing one request budget. The scratch database is a file beside the test's temporary
-directory on SQLite, a fresh database on the test's PostgreSQL or TimescaleDB server otherwise.
+sharing one request budget. The scratch database is a copy of one database migrated per test
+run: a file in the test's temporary directory on SQLite, ``CREATE DATABASE … TEMPLATE`` on the
+test's PostgreSQL server otherwise. TimescaleDB's tier skips these tests (``not_on_timescale``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class ScratchDatabase:
 
 
 def _bar_key(row: tuple) -> tuple:
-    from prices.models import time_to_trading_date  # not at import: spawned children import this module bare
+    from prices.models import time_to_trading_date  # not at import: conftest imports this module early
 
     symbol, time, o, h, lo, c, volume, amount = row
     if isinstance(time, str):  # SQLite: naive UTC text
