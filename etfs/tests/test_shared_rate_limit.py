@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from etfs.providers.sharedlimit import DatabaseWindow, FallbackWindow, FileWindow, RedisWindow, budget
+from etfs.simulator.index import INDEX_SECID
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
 from etfs.tests.processes import busiest_window, not_on_timescale, only_on_sqlite, simulator_env, wait_until
@@ -126,10 +127,23 @@ def _two_syncs(db, sim, sharing: str, **extra: str) -> list[subprocess.Popen]:
     return [db.start(command, "--now", NOW, **env) for command in ("sync_etfs", "sync_stocks")]
 
 
-def _limited_host():
+def _limited_host(n_etfs: int = 8, n_stocks: int = 8):
     return run_simulator(
-        SimConfig(n_etfs=6, n_stocks=5, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=HOST_LIMIT)
+        SimConfig(n_etfs=n_etfs, n_stocks=n_stocks, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=HOST_LIMIT)
     )
+
+
+def _overlap(log) -> float:
+    """How long both syncs were asking for history at once (ETF codes 1xxxxx/5xxxxx, stocks the
+    others; the calendar's index apart): the window in which unshared budgets would add up."""
+    spans: dict[bool, list[float]] = {True: [], False: []}
+    for entry in log:
+        secid = entry.query.get("secid", "")
+        if secid and secid != INDEX_SECID:
+            spans[secid.split(".")[-1].startswith(("1", "5"))].append(entry.time)
+    if not (spans[True] and spans[False]):
+        return 0.0
+    return min(max(spans[True]), max(spans[False])) - max(min(spans[True]), min(spans[False]))
 
 
 @pytest.mark.parametrize(
@@ -151,13 +165,14 @@ def test_two_syncs_at_once_stay_within_the_hosts_limit(scratch_database, sharing
     assert [entry for entry in log if entry.status == 429] == []
     assert busiest_window([entry.time for entry in log]) <= HOST_LIMIT
     assert len(log) > 2 * HOST_LIMIT, len(log)  # long enough for the window to matter
+    assert _overlap(log) > 1.0  # at once: unshared, their budgets would have added up (the control)
 
 
 @only_on_sqlite
 def test_without_sharing_two_syncs_overrun_the_limit(scratch_database):
     """The control: the same two syncs, each on its own budget, break the host's limit (and are
     stopped at the first refusal: the rest of their runs would prove nothing more)."""
-    with _limited_host() as sim:
+    with _limited_host(n_etfs=30, n_stocks=30) as sim:  # long runs: a busy machine may start them apart
         processes = _two_syncs(scratch_database, sim, "off")
         try:
             wait_until(
