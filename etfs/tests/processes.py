@@ -151,10 +151,10 @@ not_on_timescale = pytest.mark.skipif(
 )
 
 
-# What does not depend on the database at all (the file and Redis budgets) runs on one tier.
+# What one tier proves for all (the file budget, some crash variants) runs on SQLite only.
 only_on_sqlite = pytest.mark.skipif(
     settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
-    reason="does not depend on the database: the SQLite tier runs it",
+    reason="one tier proves it for all: the SQLite tier runs it",
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
-from etfs.tests.processes import not_on_timescale, simulator_env, stop, truth_bars, wait_until
+from etfs.tests.processes import not_on_timescale, only_on_sqlite, simulator_env, stop, truth_bars, wait_until
 
 pytestmark = not_on_timescale
 
@@ -36,8 +36,17 @@ def slow_host(host):
     host.config.latency = 0
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
-@pytest.mark.parametrize("share", [0.3, 0.8], ids=["at-30%", "at-80%"])
+@pytest.mark.parametrize(
+    ("share", "how"),
+    [
+        # Each signal on both tiers (the liveness lock is a file lock on SQLite, a session
+        # advisory lock on PostgreSQL); every share of the backfill on SQLite.
+        pytest.param(0.3, signal.SIGKILL, id="at-30%-kill-9", marks=only_on_sqlite),
+        pytest.param(0.3, signal.SIGTERM, id="at-30%-sigterm"),
+        pytest.param(0.8, signal.SIGKILL, id="at-80%-kill-9"),
+        pytest.param(0.8, signal.SIGTERM, id="at-80%-sigterm", marks=only_on_sqlite),
+    ],
+)
 def test_next_run_takes_over_a_stopped_backfill_at_once_and_equals_the_truth(scratch_database, slow_host, how, share):
     db, sim = scratch_database, slow_host
     # Small write batches: about one instrument per transaction, so progress shows in fine steps.
