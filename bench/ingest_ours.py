@@ -38,7 +38,7 @@ def main() -> int:
 
     from etfs.providers.base import BarRecord
     from etfs.sync.bars import relax_commit
-    from etfs.sync.writer import BarWriter, copy_text
+    from prices.writer import BarWriter, copy_text
 
     per_instrument: dict[int, list] = defaultdict(list)
     with open(args.dump) as fh:

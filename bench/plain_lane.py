@@ -27,7 +27,7 @@ from etfs.providers.base import PlainBars  # noqa: E402
 from etfs.providers.eastmoney import parse_kline_plain  # noqa: E402
 from etfs.simulator.formats import render_kline  # noqa: E402
 from etfs.simulator.market import SimConfig, SimMarket  # noqa: E402
-from etfs.sync.writer import plain_copy_text  # noqa: E402
+from prices.writer import plain_copy_text  # noqa: E402
 
 try:  # the checks of issue 13 (absent before it)
     from etfs.sync.validation import ETF_LIMIT, BarRules, screen_moves, validate_plain

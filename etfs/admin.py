@@ -31,6 +31,7 @@ from etfs.fund_charts import load_fund_chart_data, render_nav_chart, render_shar
 from etfs.models import AssetType, FundProfile, Instrument, SyncRun
 from etfs.names import normalise_search_term
 from etfs.symbols import parse_symbol
+from etfs.tasks import enqueue_sync
 from prices.adjustments import ADJUSTS
 from prices.models import DailyBar, time_to_trading_date
 from prices.queries import with_bar_extent
@@ -49,10 +50,6 @@ STATUS_COLOURS: dict[str, str] = {
 
 def enqueue_admin_sync(request: HttpRequest, kind: str, symbols: list[str]) -> SyncRun:
     """Queue a price sync of ``symbols`` on behalf of the admin user (inline when Q_CLUSTER says so)."""
-    # Imported here: the task module pulls in the sync engine and providers, which the admin
-    # does not need to load just to list instruments.
-    from etfs.tasks import enqueue_sync
-
     return enqueue_sync(
         kind, symbols=symbols, full=False, trigger=SyncRun.Trigger.ADMIN, triggered_by=request.user.get_username()
     )

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
+from django.db import transaction
+from django.db.models import Count, Max
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +84,7 @@ _cache = _Cache()
 def _stored_key() -> tuple | None:
     """``(count, last date)`` of the stored days, or None when the database cannot be read."""
     try:
-        # Lazily: this module is imported without Django set up (the simulator's calendar) and
-        # by prices.models while apps load.
-        from django.db import transaction
-        from django.db.models import Count, Max
-
-        from etfs.models import CalendarDay
+        from etfs.models import CalendarDay  # here: the simulator imports this module without Django set up
 
         with transaction.atomic():  # a savepoint inside a transaction: a failure leaves it usable
             row = CalendarDay.objects.aggregate(n=Count("date"), last=Max("date"))
@@ -98,7 +95,7 @@ def _stored_key() -> tuple | None:
 
 
 def _load_stored() -> list[tuple[dt.date, bool]]:
-    from etfs.models import CalendarDay  # lazily: see _stored_key
+    from etfs.models import CalendarDay  # here: the simulator imports this module without Django set up
 
     return list(CalendarDay.objects.order_by("date").values_list("date", "is_session"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.db import models
@@ -146,23 +145,6 @@ class Instrument(models.Model):
         if unknown:
             raise ValueError(f"cannot lock {sorted(unknown)}; curatable fields are {self.CURATABLE_FIELDS}")
         self.locked_fields = sorted(set(self.locked_fields or []) | set(fields))
-
-    def missing_days(self, first: dt.date | None, last: dt.date | None, bar_count: int) -> list[dt.date]:
-        """Trading days from ``first`` to ``last`` (its first and last bar) without a bar.
-
-        The bar dates are read only when the count says something is missing, so a complete
-        history costs no query. Suspensions show here too, as on the landing page's gap list.
-        """
-        from etfs.calendar import trading_days  # lazily: it loads exchange_calendars (pandas)
-        from prices.models import time_to_trading_date  # prices.models imports this module
-
-        if first is None or last is None:
-            return []
-        sessions = trading_days(first, last)
-        if bar_count == len(sessions):
-            return []
-        stored = {time_to_trading_date(t) for t in self.daily_bars.values_list("time", flat=True)}
-        return [day for day in sessions if day not in stored]
 
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
         """Set provider-reported values except locked ones; return the names that changed.

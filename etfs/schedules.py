@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import timezone
+from django_q.models import Schedule
 
 from etfs.calendar import SHANGHAI
 
@@ -62,9 +63,6 @@ def install_schedules(schedule_model: Any = None, now: dt.datetime | None = None
     ``next_run`` is set only on creation, so re-running never shifts a schedule's clock.
     """
     if schedule_model is None:
-        # Here, not at the top: this module is imported while apps load (models are not ready yet).
-        from django_q.models import Schedule
-
         schedule_model = Schedule
     if now is None:
         now = timezone.now()

@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from etfs.symbols import parse_symbol
-from etfs.sync import quarantine
+from prices import quarantine
 from prices.models import BarQuerySet, BarRevision, CorporateAction, DailyBar, QuarantinedBar
 
 

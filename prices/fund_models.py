@@ -18,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from timescale.db.models.fields import TimescaleDateTimeField
 
-from prices.models import DecimalSpec
+from prices.models import DecimalSpec, time_to_trading_date, trading_date_to_time
 
 # NAVs are published to 4 decimals (East Money's DWJZ/LJJZ); room for 10^10.
 NAV: DecimalSpec = {"max_digits": 14, "decimal_places": 4}
@@ -30,8 +30,6 @@ class FundDayQuerySet(models.QuerySet):
         return self.filter(instrument_id=instrument_id)
 
     def between(self, start: dt.date | None = None, end: dt.date | None = None) -> FundDayQuerySet:
-        from prices.models import trading_date_to_time
-
         qs = self
         if start is not None:
             qs = qs.filter(time__gte=trading_date_to_time(start))
@@ -53,8 +51,6 @@ class FundDay(models.Model):
 
     @property
     def trading_date(self) -> dt.date:
-        from prices.models import time_to_trading_date
-
         return time_to_trading_date(self.time)
 
 

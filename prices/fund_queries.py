@@ -18,8 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Max
 
+from etfs.calendar import previous_trading_day
 from prices.fund_models import FundNav, FundShares
-from prices.models import DailyBar, time_to_trading_date
+from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
 PREMIUM_QUANTUM = Decimal("0.000001")
 CENT = Decimal("0.01")
@@ -193,8 +194,6 @@ def _last_day(model: type) -> dt.date | None:
 
 def widest_premiums(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
     """The ETFs furthest from their NAV (either side) on the last day with NAVs."""
-    from prices.models import trading_date_to_time
-
     day = _last_day(FundNav)
     if day is None:
         return None, []
@@ -210,9 +209,6 @@ def widest_premiums(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
 
 def largest_flows(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
     """The largest net creations or redemptions (by absolute CNY) on the last day with shares."""
-    from etfs.calendar import previous_trading_day
-    from prices.models import trading_date_to_time
-
     day = _last_day(FundShares)
     if day is None:
         return None, []

@@ -34,6 +34,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from etfs.calendar import trading_days
 from etfs.models import Instrument, SyncRun
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
@@ -117,6 +118,23 @@ def with_bar_extent(instruments: QuerySet[Instrument]) -> QuerySet[Instrument]:
         last_bar_time=Subquery(bars.order_by("-time").values("time")[:1]),
         bar_count=Coalesce(Subquery(bars.values("instrument_id").annotate(n=Count("*")).values("n")), 0),
     )
+
+
+def missing_days(instrument: Instrument, first: dt.date | None, last: dt.date | None, bar_count: int) -> list[dt.date]:
+    """Trading days from ``first`` to ``last`` (the instrument's first and last bar) without a bar.
+
+    The bar dates are read only when the count says something is missing, so a complete
+    history costs no query. Suspensions show here too, as on the landing page's gap list.
+    """
+    if first is None or last is None:
+        return []
+    sessions = trading_days(first, last)
+    if bar_count == len(sessions):
+        return []
+    stored = {
+        time_to_trading_date(t) for t in DailyBar.objects.filter(instrument=instrument).values_list("time", flat=True)
+    }
+    return [day for day in sessions if day not in stored]
 
 
 def adjuster_for(instrument: Instrument, adjust: str) -> PriceAdjuster:

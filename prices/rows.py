@@ -31,6 +31,8 @@ from typing import Any
 from django.db import connection
 
 from prices.adjustments import PriceAdjuster
+from prices.api.writers import lines_of
+from prices.columns import COLUMNS
 from prices.queries import (
     _TABLE,
     MIN_DATE,
@@ -47,22 +49,6 @@ from prices.queries import (
     previous_close,
 )
 
-COLUMNS = (
-    "symbol",
-    "date",
-    "period_start",
-    "open",
-    "high",
-    "low",
-    "close",
-    "pre_close",
-    "change",
-    "pct_chg",
-    "volume",
-    "amount",
-    "adj_factor",
-    "adj_offset",
-)
 # Columns only some answers have: `symbol` on multi-instrument answers, `period_start` on 1w/1M.
 DAILY_COLUMNS = tuple(c for c in COLUMNS if c not in ("symbol", "period_start"))
 PERCENT = Decimal("0.0001")
@@ -288,8 +274,6 @@ def history_lines(
     holding a raw bar after two ex-dates at once (a suspension over both; rare) is built from
     ``history_rows`` and the writers instead, which give the same text.
     """
-    from prices.api.writers import lines_of  # here: the writers import this module
-
     select, select_params = _line_sql(adjuster, instrument.symbol, columns, fmt)
     fetched = _run_rows_sql(instrument, adjuster, start, end, limit, select, select_params)
     if any(flag for _line, _day, flag in fetched):

@@ -19,12 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from etfs.api.filters import InstrumentFilter
-from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.serializers import InstrumentDetailSerializer
-from etfs.api.views import SYMBOL_PARAMETER, get_instrument_or_404
 from etfs.funds import FundCategory
 from etfs.models import Instrument
+from etfs.rest.filters import InstrumentFilter
+from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
+from etfs.rest.permissions import ReadPublicWriteStaff
 from prices.api.renderers import PARQUET_MEDIA_TYPE
 from prices.api.serializers import FORMATS, FlexibleDateField
 from prices.api.views import ERRORS, FormatsMixin

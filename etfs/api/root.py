@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from etfs.api.strict import StrictQueryParamsMixin
+from etfs.rest.strict import StrictQueryParamsMixin
 
 # name -> (URL name, example path arguments, what it gives)
 ENDPOINTS = {

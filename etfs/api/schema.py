@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.permissions import AllowAny
 
-from etfs.api.permissions import ReadPublicWriteStaff
+from etfs.rest.permissions import ReadPublicWriteStaff
 
 ERROR_BODY = {
     "type": "object",

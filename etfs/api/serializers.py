@@ -10,6 +10,7 @@ from rest_framework import serializers
 from etfs.models import Instrument, SyncRun
 from etfs.symbols import parse_symbols
 from prices.models import time_to_trading_date
+from prices.queries import missing_days
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
@@ -46,8 +47,11 @@ class InstrumentDetailSerializer(InstrumentSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DateField()))
     def get_missing_days(self, instrument: Instrument) -> list[dt.date]:
-        return instrument.missing_days(
-            self.get_first_bar_date(instrument), self.get_last_bar_date(instrument), getattr(instrument, "bar_count", 0)
+        return missing_days(
+            instrument,
+            self.get_first_bar_date(instrument),
+            self.get_last_bar_date(instrument),
+            getattr(instrument, "bar_count", 0),
         )
 
     @extend_schema_field(serializers.DateField(allow_null=True))

@@ -14,12 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from etfs.api.filters import InstrumentFilteringMixin, SyncRunFilter
+from etfs.api.funds import EtfDetailSerializer, EtfFilter, etf_detail_queryset
 from etfs.api.health import health_report
-from etfs.api.lookup import SYMBOL_PARAMETER, get_instrument_or_404
-from etfs.api.pagination import ListPagination
 from etfs.api.parsers import SafeJSONParser
-from etfs.api.permissions import ReadPublicWriteStaff
 from etfs.api.serializers import (
     HealthSerializer,
     InstrumentDetailSerializer,
@@ -27,8 +24,13 @@ from etfs.api.serializers import (
     SyncRequestSerializer,
     SyncRunSerializer,
 )
-from etfs.api.strict import StrictQueryParamsMixin
 from etfs.models import Instrument, SyncRun
+from etfs.rest.filters import InstrumentFilteringMixin, SyncRunFilter
+from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
+from etfs.rest.pagination import ListPagination
+from etfs.rest.permissions import ReadPublicWriteStaff
+from etfs.rest.strict import StrictQueryParamsMixin
+from etfs.tasks import enqueue_sync
 from prices.queries import with_bar_extent
 
 
@@ -72,20 +74,12 @@ class EtfViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, mixins.ListMo
     lookup_field = "symbol"
     lookup_value_regex = "[^/]+"
 
-    @property
-    def filterset_class(self):
-        from etfs.api.funds import EtfFilter
-
-        return EtfFilter
+    filterset_class = EtfFilter
 
     def get_serializer_class(self) -> type[InstrumentSerializer]:
-        from etfs.api.funds import EtfDetailSerializer
-
         return EtfDetailSerializer if self.action == "retrieve" else InstrumentSerializer
 
     def get_object(self) -> Instrument:
-        from etfs.api.funds import etf_detail_queryset
-
         instrument = get_instrument_or_404(etf_detail_queryset(), self.kwargs["symbol"])
         self.check_object_permissions(self.request, instrument)
         return instrument
@@ -111,8 +105,6 @@ class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.R
 
     @extend_schema(request=SyncRequestSerializer, responses={202: SyncRunSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from etfs.tasks import enqueue_sync  # lazily: URL loading need not import the sync engine
-
         params = SyncRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         try:

@@ -293,7 +293,7 @@ def parse_sse_shares(rows: list[dict[str, Any]]) -> list[SharesRecord]:
 
 def _sheet_rows(content: bytes) -> Iterator[dict[str, Any]]:
     """The first sheet of an xlsx as dicts keyed by the header row."""
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # here: a large library only the SZSE xlsx answers need
 
     if not content.startswith(b"PK"):
         raise BadPayload("not an xlsx file")

@@ -33,6 +33,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from etfs.simulator.formats import render_list
 from etfs.simulator.market import SimMarket
 
 QUOTE_POISONS = ("zero-quote", "negative-low-quote", "inverted-quote", "nan-quote", "thousandfold-quote")
@@ -106,8 +107,6 @@ def poison_list(market: SimMarket, poisons: tuple[str, ...], symbol: str, query:
     if data is None and "million-rows" in active and page > 1:
         # Past the end: a broken host repeats its last page instead of answering null.
         last_query = {**query, "pn": "1"}
-        from etfs.simulator.formats import render_list  # here: formats imports this module
-
         _, payload, _ = _split(render_list(market, last_query))
         data = payload.get("data")
     if data is None:

@@ -34,7 +34,6 @@ from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProv
 from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync.actions import Findings, Source, derive_action, record_actions, stored_actions
-from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
 from etfs.sync.steps import SeriesMismatch, find_actions
 from etfs.sync.validation import (
@@ -45,9 +44,10 @@ from etfs.sync.validation import (
     validate_bars,
     validate_plain,
 )
-from etfs.sync.writer import BarWriter, WriteCounts, copy_text, plain_copy_text
 from prices.adjustments import Action
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
+from prices.quarantine import Quarantine
+from prices.writer import BarWriter, WriteCounts, copy_text, plain_copy_text
 
 logger = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Max, Min
+from psycopg2.extras import execute_values
 
 from etfs.calendar import previous_trading_day, shift_trading_days, trading_days
 from etfs.funds import FundDataCursor, FundProfile, category_from_type
@@ -143,8 +144,6 @@ def insert_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[t
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            from psycopg2.extras import execute_values
-
             execute_values(
                 cursor.cursor, f"INSERT INTO {table} ({names}) VALUES %s", [adapt(r) for r in rows], page_size=5000
             )

@@ -14,10 +14,10 @@ from etfs.calendar import next_trading_day
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import BarRecord, InstrumentKind, ListingRecord
 from etfs.symbols import Symbol
-from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
 from etfs.sync.validation import UNLIMITED_FIRST_BARS, BarRules, bar_problem, listing_problem, price_limit, screen_moves
 from prices.models import CorporateAction
+from prices.quarantine import Quarantine
 
 
 def screen_listings(

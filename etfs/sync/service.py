@@ -32,12 +32,12 @@ from etfs.sync.funds import (
     reconcile_universe,
 )
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
-from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import Interrupted, RunRecorder, claim_run, interruptible
 from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
 from etfs.sync.sessions import update_calendar
-from etfs.sync.writer import BarWriter
+from prices.quarantine import Quarantine
 from prices.timescale import refresh_aggregates
+from prices.writer import BarWriter
 
 logger = logging.getLogger(__name__)
 

@@ -190,7 +190,7 @@ class EnqueueRecorder:
 
 def test_sync_prices_now_enqueues_one_run_per_kind(admin_client, monkeypatch):
     recorder = EnqueueRecorder()
-    monkeypatch.setattr("etfs.tasks.enqueue_sync", recorder)
+    monkeypatch.setattr("etfs.admin.enqueue_sync", recorder)
     etfs = [InstrumentFactory(code="510300"), InstrumentFactory(code="510500")]
     stock = StockFactory(code="600519")
 
@@ -206,7 +206,7 @@ def test_sync_prices_now_enqueues_one_run_per_kind(admin_client, monkeypatch):
 
 def test_sync_prices_now_skips_instruments_no_sync_covers(admin_client, monkeypatch):
     recorder = EnqueueRecorder()
-    monkeypatch.setattr("etfs.tasks.enqueue_sync", recorder)
+    monkeypatch.setattr("etfs.admin.enqueue_sync", recorder)
     reit = StockFactory(code="508000", asset_type=AssetType.REIT)
 
     response = run_action(admin_client, "sync_prices_now", [reit])

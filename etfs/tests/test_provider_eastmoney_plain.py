@@ -19,7 +19,7 @@ from etfs.providers.eastmoney import parse_kline, parse_kline_plain
 from etfs.simulator.formats import render_kline
 from etfs.simulator.market import SimConfig, SimMarket
 from etfs.symbols import Symbol
-from etfs.sync.writer import plain_copy_text
+from prices.writer import plain_copy_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ZOOMLION = Symbol("000157", "SZ")

@@ -19,9 +19,9 @@ from etfs.providers.eastmoney import EastMoneyProvider
 from etfs.simulator import server as sim_server
 from etfs.simulator.market import SimConfig
 from etfs.sync.service import run_sync
-from etfs.sync.writer import BarWriter
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date
+from prices.writer import BarWriter
 
 pytestmark = pytest.mark.django_db
 

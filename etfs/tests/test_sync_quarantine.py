@@ -14,12 +14,12 @@ from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.providers.base import BarRecord
 from etfs.simulator.market import SimConfig
-from etfs.sync import quarantine
-from etfs.sync.quarantine import Quarantine
 from etfs.sync.runs import RunRecorder
 from etfs.sync.screening import bar_rules, screen_snapshot
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory, SyncRunFactory
+from prices import quarantine
 from prices.models import BarRevision, DailyBar, QuarantinedBar, bar_values, time_to_trading_date
+from prices.quarantine import Quarantine
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from prices.columns import COLUMNS
 from prices.queries import MAX_DATE, MIN_DATE
-from prices.rows import COLUMNS
 
 PERIOD_START = COLUMNS.index("period_start")
 

@@ -18,8 +18,8 @@ from rest_framework import serializers
 from etfs.dates import DATE_FORMATS_TEXT, DATE_PATTERN, parse_date
 from etfs.symbols import SYMBOL_FORMS, parse_symbols
 from prices.adjustments import ADJUSTS
+from prices.columns import COLUMNS
 from prices.queries import INTERVALS, MAX_DATE, MIN_DATE
-from prices.rows import COLUMNS
 
 FORMATS = ("json", "csv", "parquet")
 MAX_SYMBOLS = 1000

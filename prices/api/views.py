@@ -27,11 +27,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from etfs import calendar
-from etfs.api.filters import InstrumentFilteringMixin, StrictSearchFilter
-from etfs.api.lookup import SYMBOL_PARAMETER, get_instrument_or_404
-from etfs.api.permissions import ReadPublicWriteStaff
-from etfs.api.strict import StrictQueryParamsMixin
 from etfs.models import Instrument
+from etfs.rest.filters import InstrumentFilteringMixin, StrictSearchFilter
+from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
+from etfs.rest.permissions import ReadPublicWriteStaff
+from etfs.rest.strict import StrictQueryParamsMixin
 from etfs.symbols import parse_symbol
 from prices.adjustments import Action, PriceAdjuster
 from prices.api.pagination import PERIOD_START, BarCursorPagination

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from prices.rows import COLUMNS
+from prices.columns import COLUMNS
 
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
 DATE_COLUMNS = {"date", "period_start"}
@@ -120,7 +120,7 @@ def csv_chunks(batches: Iterable[Iterable[tuple]], columns: Sequence[str], *, bo
 
 
 def _arrow_type(name: str) -> Any:
-    import pyarrow as pa  # a large library: loaded only when Parquet is asked for (here and below)
+    import pyarrow as pa  # a large library: loaded only when Parquet is asked for
 
     if name in DATE_COLUMNS:
         return pa.date32()
@@ -132,7 +132,7 @@ def _arrow_type(name: str) -> Any:
 
 
 def arrow_schema(columns: Sequence[str]) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # here: a large library, see _arrow_type
 
     return pa.schema([pa.field(name, _arrow_type(name)) for name in columns])
 
@@ -164,6 +164,7 @@ def parquet_chunks(
     batches: Iterable[Sequence[tuple]], columns: Sequence[str], index: dict[str, int] | None = None
 ) -> Iterator[bytes]:
     """A Parquet file streamed one row group per batch; an empty answer is a file with the schema only."""
+    # Here: a large library, see _arrow_type.
     import pyarrow as pa
     import pyarrow.parquet as pq
 

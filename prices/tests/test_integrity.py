@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from etfs.sync import quarantine
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
+from prices import quarantine
 from prices.integrity import hold_invalid_bars
 from prices.models import BarRevision, CorporateAction, DailyBar, QuarantinedBar, trading_date_to_time
 

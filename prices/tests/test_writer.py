@@ -9,10 +9,10 @@ import pytest
 from django.db import IntegrityError
 
 from etfs.providers.base import BarRecord
-from etfs.sync import writer as writer_module
-from etfs.sync.writer import BarWriter, WriteCounts, plain_copy_text
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory
+from prices import writer as writer_module
 from prices.models import DailyBar, time_to_trading_date
+from prices.writer import BarWriter, WriteCounts, plain_copy_text
 
 pytestmark = pytest.mark.django_db
 

@@ -13,15 +13,15 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
 from etfs.models import SyncRun
 from etfs.providers.base import BarRecord
-from etfs.sync.runs import RunRecorder
-from etfs.sync.writer import BarWriter, Row
 from prices.models import BarRevision, DailyBar, QuarantinedBar, bar_values, time_to_trading_date, trading_date_to_time
+from prices.writer import BarWriter, Row
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,20 @@ def record_from_values(day: dt.date, values: dict) -> BarRecord:
     )
 
 
+class RunLog(Protocol):
+    """What the desk needs of a sync run's recorder (``etfs.sync.runs.RunRecorder``): the run the
+    held bars point to, whether anything may be saved, and where a held bar is reported."""
+
+    run: SyncRun
+    dry_run: bool
+
+    def error(self, symbol: str, message: str) -> None: ...
+
+
 class Quarantine:
     """One run's quarantine desk: holds bars, logs revisions, records held bars in the run."""
 
-    def __init__(self, recorder: RunRecorder, symbols: dict[int, str], decimals: dict[int, int]) -> None:
+    def __init__(self, recorder: RunLog, symbols: dict[int, str], decimals: dict[int, int]) -> None:
         self.recorder = recorder
         self.symbols = symbols
         self.decimals = decimals

@@ -1,6 +1,6 @@
 """What every API view that takes an instrument in its path shares: the ``symbol`` path
 parameter (any symbol form, documented with a pattern) and the lookup that answers 404 naming
-the symbol. Shared by ``etfs.api`` and ``prices.api``, so it lives outside both view modules."""
+the symbol. Shared by ``etfs.api`` and ``prices.api``, so it lives outside both view packages."""
 
 from __future__ import annotations
 
