@@ -51,6 +51,7 @@ def main() -> int:
         from etfs.simulator.market import SimConfig
         from etfs.simulator.server import run_simulator
         from etfs.sync.funds import FundSync
+        from etfs.sync.options import SyncOptions
         from etfs.sync.runs import RunRecorder
         from etfs.sync.service import run_sync
         from prices.models import FundNav, FundShares
@@ -118,11 +119,11 @@ def main() -> int:
                 print(json.dumps(result, ensure_ascii=False), flush=True)
                 provider.close()
 
-            run = run_sync("etfs", now=at_close(), workers=args.workers, funds=False)
+            run = run_sync(SyncOptions.parse("etfs", workers=args.workers, funds=False), now=at_close())
             sim.request_log.clear()
             fund_phase("backfill", run)
             sim.set_today(next_trading_day(TODAY))
-            run = run_sync("etfs", now=at_close(), workers=args.workers, funds=False)
+            run = run_sync(SyncOptions.parse("etfs", workers=args.workers, funds=False), now=at_close())
             sim.request_log.clear()
             fund_phase("daily", run)
     return 0

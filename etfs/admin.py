@@ -31,6 +31,7 @@ from etfs.fund_charts import load_fund_chart_data, render_nav_chart, render_shar
 from etfs.models import AssetType, FundProfile, Instrument, SyncRun
 from etfs.names import normalise_search_term
 from etfs.symbols import parse_symbol
+from etfs.sync.options import SyncOptions
 from etfs.tasks import enqueue_sync
 from prices.adjustments import ADJUSTS
 from prices.models import DailyBar, time_to_trading_date
@@ -50,9 +51,8 @@ STATUS_COLOURS: dict[str, str] = {
 
 def enqueue_admin_sync(request: HttpRequest, kind: str, symbols: list[str]) -> SyncRun:
     """Queue a price sync of ``symbols`` on behalf of the admin user (inline when Q_CLUSTER says so)."""
-    return enqueue_sync(
-        kind, symbols=symbols, full=False, trigger=SyncRun.Trigger.ADMIN, triggered_by=request.user.get_username()
-    )
+    options = SyncOptions.parse(kind, symbols=symbols)
+    return enqueue_sync(options, trigger=SyncRun.Trigger.ADMIN, triggered_by=request.user.get_username())
 
 
 def _report_run(model_admin: admin.ModelAdmin, request: HttpRequest, run: SyncRun, count: int) -> None:

@@ -1,7 +1,8 @@
 """django-q2 tasks: thin wrappers over ``etfs.sync.service.run_sync``.
 
-Tasks take simple arguments (a run id, a kind) so they serialise through any broker. The
-REST API and the admin call ``enqueue_sync``; the schedules in ``etfs.schedules`` call
+Tasks take simple arguments (a run id, a kind) so they serialise through any broker: a queued
+run's options travel in its row (``SyncRun.parameters``, ``SyncOptions.to_json``). The REST
+API and the admin call ``enqueue_sync``; the schedules in ``etfs.schedules`` call
 ``scheduled_sync``.
 """
 
@@ -17,40 +18,31 @@ from django_q.tasks import async_task
 from etfs.calendar import SHANGHAI, is_trading_day
 from etfs.models import SyncRun
 from etfs.providers.errors import ProviderError
-from etfs.symbols import parse_symbols
 from etfs.sync.audit import audit_adjustments
-from etfs.sync.service import check_kind, run_sync
+from etfs.sync.options import Scope, SyncOptions
+from etfs.sync.service import run_sync
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_sync(
-    kind: str,
-    *,
-    symbols: list[str] | None = None,
-    full: bool = False,
-    trigger: str = SyncRun.Trigger.API,
-    triggered_by: str = "",
-) -> SyncRun:
-    """Record a queued SyncRun and hand it to the task queue; return the row.
+def enqueue_sync(options: SyncOptions, *, trigger: str = SyncRun.Trigger.API, triggered_by: str = "") -> SyncRun:
+    """Record a queued SyncRun holding ``options`` and hand it to the task queue; return the row.
 
-    Raises ``ValueError`` for an unknown kind or a bad symbol, before anything is queued.
-    With ``Q_CLUSTER["sync"]`` (tests) the task runs inline and the returned row is finished.
+    The options were checked when they were built, so nothing bad is ever queued. With
+    ``Q_CLUSTER["sync"]`` (tests) the task runs inline and the returned row is finished.
     """
-    check_kind(kind)
-    parsed = parse_symbols(symbols) if symbols else []
     run = SyncRun.objects.create(
-        kind=kind,
+        kind=options.kind,
         status=SyncRun.Status.QUEUED,
         trigger=trigger,
         triggered_by=triggered_by,
-        parameters={"symbols": [s.canonical for s in parsed], "full": full},
+        parameters=options.to_json(),
     )
     async_task(
         "etfs.tasks.sync_task",
         run.pk,
-        task_name=f"sync-{kind}-run-{run.pk}",
-        group=f"sync-{kind}",
+        task_name=f"sync-{options.kind}-run-{run.pk}",
+        group=f"sync-{options.kind}",
         sync=bool(settings.Q_CLUSTER.get("sync", False)),
     )
     run.refresh_from_db()
@@ -58,22 +50,13 @@ def enqueue_sync(
 
 
 def sync_task(run_id: int) -> str:
-    """Run a queued SyncRun (the worker side of ``enqueue_sync``)."""
+    """Run a queued SyncRun (the worker side of ``enqueue_sync``) with the options it holds."""
     run = SyncRun.objects.get(pk=run_id)
     if run.status != SyncRun.Status.QUEUED:
         logger.warning("sync run #%s is %s, not queued: not running it again", run.pk, run.status)
         return f"run #{run.pk} was {run.status}; nothing done"
-    options = run.parameters or {}
-    result = run_sync(
-        run.kind,
-        symbols=options.get("symbols") or None,
-        full=bool(options.get("full")),
-        list_only=bool(options.get("list_only")),
-        prices_only=bool(options.get("prices_only")),
-        trigger=run.trigger,
-        triggered_by=run.triggered_by,
-        run=run,
-    )
+    options = SyncOptions.from_json(run.kind, run.parameters)
+    result = run_sync(options, trigger=run.trigger, triggered_by=run.triggered_by, run=run)
     return f"run #{result.pk}: {result.status}"
 
 
@@ -81,8 +64,10 @@ def scheduled_sync(kind: str, *, list_only: bool = False, now: dt.datetime | Non
     """What the schedules run. Bars are synced on trading days only; other days record why not.
 
     The list sync (``list_only``) runs any day: lists change on holidays too (renames,
-    announced listings), and it costs a few requests.
+    announced listings), and it costs a few requests. (``list_only`` stays a flag here: the
+    schedules stored in django-q2's table call this function with it.)
     """
+    options = SyncOptions(kind=kind, scope=Scope.LIST if list_only else Scope.ALL)
     now = now or timezone.now()
     today = now.astimezone(SHANGHAI).date()
     name = f"schedule: {kind}{' list' if list_only else ''}"
@@ -92,13 +77,13 @@ def scheduled_sync(kind: str, *, list_only: bool = False, now: dt.datetime | Non
             status=SyncRun.Status.SKIPPED,
             trigger=SyncRun.Trigger.TASK,
             triggered_by=name,
-            parameters={"list_only": list_only},
+            parameters=options.to_json(),
             finished_at=timezone.now(),
             message=f"{today:%Y-%m-%d} ({today:%A}) is not a trading day on Shanghai/Shenzhen: no new bars to sync.",
         )
         logger.info("%s", run.message)
         return f"run #{run.pk}: skipped"
-    result = run_sync(kind, list_only=list_only, trigger=SyncRun.Trigger.TASK, triggered_by=name, now=now)
+    result = run_sync(options, trigger=SyncRun.Trigger.TASK, triggered_by=name, now=now)
     if list_only and result.status == SyncRun.Status.SUCCESS:
         return f"run #{result.pk}: {result.status}; {audit_sample(kind, today)}"
     return f"run #{result.pk}: {result.status}"

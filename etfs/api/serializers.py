@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from etfs.models import Instrument, SyncRun
 from etfs.symbols import parse_symbols
+from etfs.sync.options import SyncOptionError, SyncOptions
 from prices.models import time_to_trading_date
 from prices.queries import missing_days
 
@@ -106,6 +108,18 @@ class SyncRequestSerializer(serializers.Serializer):
             return [symbol.canonical for symbol in parse_symbols(value)]
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The request as ``SyncOptions`` (checked as the commands check theirs): 400 naming what is wrong."""
+        try:
+            attrs["options"] = SyncOptions.parse(attrs["kind"], symbols=attrs.get("symbols"), full=attrs["full"])
+        except SyncOptionError as exc:
+            raise serializers.ValidationError(str(exc)) from None  # non_field_errors
+        return attrs
+
+    def options(self) -> SyncOptions:
+        """What the validated request asks for."""
+        return self.validated_data["options"]
 
 
 class SyncAgeSerializer(serializers.Serializer):

@@ -8,7 +8,6 @@ from django.http import HttpRequest, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -107,16 +106,7 @@ class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.R
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         params = SyncRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            run = enqueue_sync(
-                params.validated_data["kind"],
-                symbols=params.validated_data.get("symbols"),
-                full=params.validated_data["full"],
-                trigger=SyncRun.Trigger.API,
-                triggered_by=request.user.get_username(),
-            )
-        except ValueError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from None
+        run = enqueue_sync(params.options(), trigger=SyncRun.Trigger.API, triggered_by=request.user.get_username())
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from etfs.models import Instrument
@@ -22,7 +22,7 @@ from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync import service
 from etfs.sync.actions import ActionChanges, Findings, Source, record_actions, stored_actions
-from etfs.sync.service import SyncOptionError, validate_options
+from etfs.sync.options import SyncOptionError, check_kind
 from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq
 from prices.models import DailyBar, time_to_trading_date
 
@@ -132,7 +132,7 @@ def _wrong(ours: PriceTicks, qfq: PriceTicks, hfq: PriceTicks, actions) -> dict[
 def audit_adjustments(
     kind: str,
     *,
-    symbols: list[str] | str | None = None,
+    symbols: Sequence[Symbol] = (),
     provider: str | MarketDataProvider | None = None,
     limit: int | None = None,
     offset: int = 0,
@@ -140,14 +140,12 @@ def audit_adjustments(
 ) -> list[AuditResult]:
     """Audit the active instruments of ``kind`` (or ``symbols``; ``limit`` from ``offset``
     of them in symbol order, wrapping, for a rotating sample). Raises ``SyncOptionError``
-    for a bad symbol or provider, before any request."""
-    parsed, _, _ = validate_options(
-        kind, symbols=symbols, start=None, end=None, list_only=False, prices_only=False, workers=None
-    )
+    for an unknown kind, symbol or provider, before any request."""
+    check_kind(kind)
     queryset = Instrument.objects.of_kind(kind)
-    if parsed:
-        instruments = list(queryset.filter(symbol__in=[s.canonical for s in parsed]).order_by("symbol"))
-        missing = {s.canonical for s in parsed} - {i.symbol for i in instruments}
+    if symbols:
+        instruments = list(queryset.filter(symbol__in=[s.canonical for s in symbols]).order_by("symbol"))
+        missing = {s.canonical for s in symbols} - {i.symbol for i in instruments}
         if missing:
             raise SyncOptionError(f"--symbols: not among the stored {kind}: {', '.join(sorted(missing))}")
     else:

@@ -212,18 +212,18 @@ def write_snapshot(
     writer: BarWriter,
     recorder: RunRecorder,
     *,
-    dry_run: bool = False,
     quarantine: Quarantine | None = None,
 ) -> None:
     """Write the snapshot's bars in batches (ex-days were sent to history by the plan);
-    a ``quarantine`` holds revisions of stored bars that move a price too far."""
+    a ``quarantine`` holds revisions of stored bars that move a price too far. In a dry run
+    (the recorder's) each batch is written, counted and rolled back."""
     for offset in range(0, len(items), writer.batch_size):
         batch = items[offset : offset + writer.batch_size]
         with transaction.atomic():
             relax_commit()
             rows = [(instrument.pk, quote) for instrument, quote in batch]
             counts = writer.upsert(quarantine.screen_stored(rows) if quarantine is not None else rows)
-            if dry_run:
+            if recorder.dry_run:
                 transaction.set_rollback(True)
         _count(recorder, counts, instruments=len(batch))
         recorder.heartbeat()

@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.sync.audit import audit_adjustments
+from etfs.sync.options import SyncOptionError, SyncOptions
 from etfs.sync.runs import Interrupted
-from etfs.sync.service import SyncOptionError, run_sync
+from etfs.sync.service import run_sync
 
 LOG_EVERY_SECONDS = 5.0
 
@@ -68,29 +69,19 @@ class SyncCommand(BaseCommand):
         parser.add_argument("--now", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options.get("verify_adjustments"):
-            self._verify(options)
+        try:
+            sync_options = self.sync_options(options)
+        except SyncOptionError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        if sync_options.verify_adjustments:
+            self._verify(sync_options)
             return
         started = time.monotonic()
         now = self._parse_now(options.get("now"))
         with self._progress() as progress:
             try:
                 run = run_sync(
-                    self.kind,
-                    symbols=options["symbols"],
-                    start=options["start"],
-                    end=options["end"],
-                    full=options["full"],
-                    list_only=options["list_only"],
-                    prices_only=options["prices_only"],
-                    provider=options["provider"],
-                    workers=options["workers"],
-                    dry_run=options["dry_run"],
-                    trigger=SyncRun.Trigger.COMMAND,
-                    triggered_by="manage.py",
-                    now=now,
-                    progress=progress,
-                    funds=not options.get("no_funds", False),
+                    sync_options, trigger=SyncRun.Trigger.COMMAND, triggered_by="manage.py", now=now, progress=progress
                 )
             except SyncOptionError as exc:
                 raise CommandError(str(exc), returncode=2) from None
@@ -99,17 +90,30 @@ class SyncCommand(BaseCommand):
                 raise CommandError(f"{self.kind} sync {exc}; what was written is kept", returncode=1) from None
         self._report(run, time.monotonic() - started)
 
-    def _verify(self, options: dict[str, Any]) -> None:
+    def sync_options(self, options: dict[str, Any]) -> SyncOptions:
+        """The command line as ``SyncOptions`` (``SyncOptionError`` for a usage error)."""
+        return SyncOptions.parse(
+            self.kind,
+            symbols=options["symbols"],
+            start=options["start"],
+            end=options["end"],
+            list_only=options["list_only"],
+            prices_only=options["prices_only"],
+            full=options["full"],
+            provider=options["provider"],
+            workers=options["workers"],
+            dry_run=options["dry_run"],
+            funds=not options.get("no_funds", False),
+            verify_adjustments=options["verify_adjustments"],
+        )
+
+    def _verify(self, options: SyncOptions) -> None:
         """``--verify-adjustments``: audit and repair; exit 1 when a day stays wrong."""
-        clashing = [name for name in ("start", "end", "full", "list_only", "prices_only", "dry_run") if options[name]]
-        if clashing:
-            names = ", ".join("--" + name.replace("_", "-") for name in clashing)
-            raise CommandError(f"--verify-adjustments cannot be combined with {names}", returncode=2)
         started = time.monotonic()
         with self._progress() as progress:
             try:
                 results = audit_adjustments(
-                    self.kind, symbols=options["symbols"], provider=options["provider"], progress=progress
+                    self.kind, symbols=options.symbols, provider=options.provider, progress=progress
                 )
             except SyncOptionError as exc:
                 raise CommandError(str(exc), returncode=2) from None

@@ -117,16 +117,16 @@ def apply_listing(
             if not was_active and instrument.is_active:
                 changes.reactivated.append(symbol)
             changes.updated.append(symbol)
-            if not dry_run:
-                instrument.save(update_fields=[*changed, "updated_at"])
+            instrument.save(update_fields=[*changed, "updated_at"])
         for instrument in vanished:
             changed = instrument.apply_provider_values({"is_active": False, "delist_date": today})
             if "is_active" in changed:
                 changes.deactivated.append(instrument.symbol)
-                if not dry_run:
-                    instrument.save(update_fields=[*changed, "updated_at"])
-        if to_create and not dry_run:
+                instrument.save(update_fields=[*changed, "updated_at"])
+        if to_create:
             Instrument.objects.bulk_create(to_create, batch_size=500)
+        if dry_run:  # as every dry-run write: done, counted, rolled back
+            transaction.set_rollback(True)
     if changes.new or changes.deactivated or changes.reactivated:
         logger.info(
             "%s list: %d new, %d updated (%d reactivated), %d deactivated",

@@ -89,8 +89,6 @@ def screen_snapshot(
     rules: dict[int, BarRules],
     quarantine: Quarantine,
     recorder: RunRecorder,
-    *,
-    dry_run: bool = False,
 ) -> list[tuple[Instrument, BarRecord]]:
     """The snapshot quotes to write: each checked against its instrument's life (invalid:
     recorded, skipped) and price limit (beyond it: held for a curator, not written)."""
@@ -105,7 +103,7 @@ def screen_snapshot(
             continue
         held = screen_moves([quote], rule).held
         if held:
-            if dry_run:
+            if recorder.dry_run:
                 recorder.error(instrument.symbol, held[0][1])
             else:
                 with transaction.atomic():

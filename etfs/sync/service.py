@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from etfs.calendar import SHANGHAI, last_final_trading_day
-from etfs.dates import DATE_FORMATS_TEXT, parse_date
 from etfs.models import Instrument, SyncRun
 from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import NoNetwork, ProviderError, ProviderUnavailable
 from etfs.providers.funds import FundDataProvider
 from etfs.providers.registry import build_provider
-from etfs.symbols import Symbol, parse_symbols
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.funds import (
     EXCHANGE_ONLY,
@@ -32,6 +31,7 @@ from etfs.sync.funds import (
     reconcile_universe,
 )
 from etfs.sync.listing import SuspiciousListing, apply_listing, fetch_listing
+from etfs.sync.options import SyncOptionError, SyncOptions
 from etfs.sync.runs import Interrupted, RunRecorder, claim_run, interruptible
 from etfs.sync.screening import bar_rules, screen_listings, screen_snapshot
 from etfs.sync.sessions import update_calendar
@@ -40,62 +40,6 @@ from prices.timescale import refresh_aggregates
 from prices.writer import BarWriter
 
 logger = logging.getLogger(__name__)
-
-KINDS = (SyncRun.Kind.ETFS, SyncRun.Kind.STOCKS)
-
-
-class SyncOptionError(ValueError):
-    """A usage error found before any request: bad kind, symbol, date, provider or combination."""
-
-
-def check_kind(kind: str) -> None:
-    """Raise ``SyncOptionError`` (a ``ValueError``) unless ``kind`` is a sync kind."""
-    if kind not in KINDS:
-        raise SyncOptionError(f"unknown sync kind {kind!r} (expected one of {', '.join(KINDS)})")
-
-
-def _as_date(value: dt.date | str | None, name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return parse_date(str(value))
-    except ValueError:
-        raise SyncOptionError(f"--{name} {value!r} is not a date (expected {DATE_FORMATS_TEXT})") from None
-
-
-def validate_options(
-    kind: str,
-    *,
-    symbols: list[str] | str | None,
-    start: dt.date | str | None,
-    end: dt.date | str | None,
-    list_only: bool,
-    prices_only: bool,
-    workers: int | None,
-) -> tuple[list[Symbol] | None, dt.date | None, dt.date | None]:
-    """Check every option without touching the network; raise ``SyncOptionError`` saying what is wrong."""
-    try:
-        # "510300.SH,159919 sh512880" and ["510300.SH,159919", "sh512880"] mean the same.
-        parsed = parse_symbols(" ".join(symbols) if isinstance(symbols, list | tuple) else symbols) if symbols else None
-    except ValueError as exc:
-        raise SyncOptionError(f"--symbols: {exc}") from None
-    check_kind(kind)
-    if list_only and prices_only:
-        raise SyncOptionError("--list-only and --prices-only exclude each other")
-    if symbols and not parsed:
-        raise SyncOptionError("--symbols names no instrument")
-    start_day, end_day = _as_date(start, "start"), _as_date(end, "end")
-    if start_day and end_day and start_day > end_day:
-        raise SyncOptionError(f"--start {start_day} is after --end {end_day}")
-    if list_only and (start_day or end_day):
-        raise SyncOptionError("--start/--end select bars; they make no sense with --list-only")
-    if workers is not None and workers < 1:
-        raise SyncOptionError(f"--workers must be at least 1, not {workers}")
-    return parsed, start_day, end_day
 
 
 def _build_provider(provider: str | MarketDataProvider | None) -> tuple[MarketDataProvider, bool]:
@@ -109,98 +53,59 @@ def _build_provider(provider: str | MarketDataProvider | None) -> tuple[MarketDa
 
 
 def run_sync(
-    kind: str,
+    options: SyncOptions,
     *,
-    symbols: list[str] | str | None = None,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
-    full: bool = False,
-    list_only: bool = False,
-    prices_only: bool = False,
-    provider: str | MarketDataProvider | None = None,
-    workers: int | None = None,
-    dry_run: bool = False,
+    provider: MarketDataProvider | None = None,
     trigger: str = SyncRun.Trigger.COMMAND,
     triggered_by: str = "",
     run: SyncRun | None = None,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
-    funds: bool = True,
 ) -> SyncRun:
-    """Sync the ``kind`` list and/or daily bars; return the finished SyncRun.
+    """Sync what ``options`` ask for (the list and/or the daily bars of its kind); return the finished SyncRun.
 
-    ``now`` is the market time the run acts for (tests inject the simulator's day); a dry run
-    fetches the list only, saves nothing and reports what it would do. ``provider`` is a
-    provider name, ``None`` for the configured fallback chain, or a provider instance.
-    ``funds`` runs the ETF fund-data phase (``etfs.sync.funds``; also ``FUNDDATA["ENABLED"]``).
+    The rest is the run's circumstances, not its options: ``provider`` an instance to use
+    instead of ``options.provider`` (tests), ``run`` the queued row to fill, ``now`` the market
+    time the run acts for (tests inject the simulator's day). A dry run fetches the list only,
+    saves nothing and reports what it would do.
     """
-    parsed, start_day, end_day = validate_options(
-        kind,
-        symbols=symbols,
-        start=start,
-        end=end,
-        list_only=list_only,
-        prices_only=prices_only,
-        workers=workers,
-    )
     now = now or timezone.now()
-    workers = workers or int(settings.MARKETDATA["CONCURRENCY"])
-    parameters = {
-        "symbols": [s.canonical for s in parsed] if parsed else [],
-        "start": start_day.isoformat() if start_day else None,
-        "end": end_day.isoformat() if end_day else None,
-        "full": full,
-        "list_only": list_only,
-        "prices_only": prices_only,
-        "provider": provider if isinstance(provider, str) or provider is None else provider.name,
-        "workers": workers,
-        "dry_run": dry_run,
-    }
-    with_funds = funds and not dry_run and fund_sync_enabled(kind)
-    if with_funds:
-        parameters["funds"] = True
-    source, owned = _build_provider(provider)  # an unknown provider name fails here, before the run row
-    if not prices_only and not getattr(source, "supports_listing", True):
+    if options.workers is None:
+        options = replace(options, workers=int(settings.MARKETDATA["CONCURRENCY"]))
+    with_funds = options.funds and not options.dry_run and fund_sync_enabled(options.kind)
+    # An unknown provider name fails here, before the run row.
+    source, owned = (provider, False) if provider is not None else _build_provider(options.provider)
+    if options.scope.syncs_list and not getattr(source, "supports_listing", True):
         if owned:
             source.close()
         raise SyncOptionError(f"--provider {source.name} has no instrument lists: add --prices-only")
+    parameters = options.to_json()
+    if provider is not None:
+        parameters["provider"] = provider.name
     with interruptible():
-        if dry_run:
-            run = SyncRun(kind=kind, trigger=trigger, triggered_by=triggered_by, parameters=parameters)
+        if options.dry_run:
+            run = SyncRun(kind=options.kind, trigger=trigger, triggered_by=triggered_by, parameters=parameters)
         else:
-            run = claim_run(kind, parameters=parameters, trigger=trigger, triggered_by=triggered_by, run=run)
+            run = claim_run(options.kind, parameters=parameters, trigger=trigger, triggered_by=triggered_by, run=run)
             if run.status == SyncRun.Status.SKIPPED:
                 logger.warning("%s", run.message)
                 if owned:
                     source.close()
                 return run
-        recorder = RunRecorder(run, dry_run=dry_run)
-        job = _SyncJob(
-            kind,
-            source,
-            recorder,
-            symbols=parsed,
-            start=start_day,
-            end=end_day,
-            full=full,
-            workers=workers,
-            dry_run=dry_run,
-            now=now,
-            progress=progress,
-        )
+        job = _SyncJob(options, source, RunRecorder(run, dry_run=options.dry_run), now=now, progress=progress)
         if with_funds:
             job.fund_provider = FundDataProvider()
-        return _execute(job, source, owned=owned, list_only=list_only, prices_only=prices_only)
+        return _execute(job, source, owned=owned)
 
 
-def _execute(job: _SyncJob, source: MarketDataProvider, *, owned: bool, list_only: bool, prices_only: bool) -> SyncRun:
+def _execute(job: _SyncJob, source: MarketDataProvider, *, owned: bool) -> SyncRun:
     """Run the job and finish its row, whatever happens: a provider that refuses or no network
     ends it ``failed``; SIGTERM/SIGINT (``Interrupted``) or a crash too, and is raised again.
     What was written stays (whole instruments, each in its own transaction)."""
     recorder = job.recorder
     before = (source.stats.requests, source.stats.retries)
     try:
-        status, message = job.run(list_only=list_only, prices_only=prices_only)
+        status, message = job.run()
     except NoNetwork as exc:
         status, message = SyncRun.Status.FAILED, f"Stopped at once, {exc}"
     except ProviderUnavailable as exc:
@@ -233,28 +138,19 @@ class _SyncJob:
 
     def __init__(
         self,
-        kind: str,
+        options: SyncOptions,
         provider: MarketDataProvider,
         recorder: RunRecorder,
         *,
-        symbols: list[Symbol] | None,
-        start: dt.date | None,
-        end: dt.date | None,
-        full: bool,
-        workers: int,
-        dry_run: bool,
         now: dt.datetime,
         progress: Progress | None,
     ) -> None:
-        self.kind = kind
+        self.options = options
+        self.kind = options.kind
         self.provider = provider
         self.recorder = recorder
-        self.symbols = symbols
-        self.start = start
-        self.end = end
-        self.full = full
-        self.workers = workers
-        self.dry_run = dry_run
+        self.symbols = list(options.symbols) or None
+        self.dry_run = options.dry_run
         self.now = now
         self.progress = progress
         self.final_day = last_final_trading_day(now)
@@ -265,22 +161,27 @@ class _SyncJob:
         self.fund_provider: FundDataProvider | None = None  # set when the fund-data phase runs
 
     @property
+    def workers(self) -> int:
+        return self.options.workers or int(settings.MARKETDATA["CONCURRENCY"])
+
+    @property
     def run_row(self) -> SyncRun:
         return self.recorder.run
 
-    def run(self, *, list_only: bool, prices_only: bool) -> tuple[str, str]:
+    def run(self) -> tuple[str, str]:
+        scope = self.options.scope
         listings: dict[str, ListingRecord] | None = None
-        if not prices_only:
+        if scope.syncs_list:
             listings = self.sync_list()
-            if listings is None and list_only:
+            if listings is None and not scope.syncs_prices:
                 return SyncRun.Status.FAILED, "The instrument list could not be synced."
         refused: ProviderUnavailable | None = None
-        if not list_only:
+        if scope.syncs_prices:
             try:
                 self.sync_prices(_quoted_listings(listings))
             except ProviderUnavailable as exc:  # the price host refuses: fund hosts may still answer
                 refused = exc
-        if self.fund_provider is not None and not list_only:
+        if self.fund_provider is not None and scope.syncs_prices:
             self.sync_funds(listings)
         if refused is not None:
             raise refused
@@ -296,9 +197,9 @@ class _SyncJob:
             self.recorder,
             final_day=self.final_day,
             now=self.now,
-            full=self.full,
+            full=self.options.full,
             workers=self.workers,
-            symbols=[s.canonical for s in self.symbols] if self.symbols else None,
+            symbols=self.options.symbol_names or None,
             listings=listings,
         ).run()
         self.recorder.heartbeat(force=True)
@@ -392,17 +293,18 @@ class _SyncJob:
         if listings:
             self.final_day = provider_final_day(listings, self.final_day)
         instruments = [i for i in self.selected_instruments(listings) if i.symbol not in self.rejected]
-        end = min(self.end, self.final_day) if self.end else self.final_day
-        if self.start and self.start > end:
-            self.recorder.error("", f"--start {self.start} is after the last final trading day {end}")
+        start = self.options.start
+        end = min(self.options.end, self.final_day) if self.options.end else self.final_day
+        if start and start > end:
+            self.recorder.error("", f"--start {start} is after the last final trading day {end}")
             return
         plan = plan_prices(
             instruments,
             listings,
             final_day=self.final_day,
-            start=self.start,
+            start=start,
             end=end,
-            full=self.full,
+            full=self.options.full,
             overlap=settings.SYNC["OVERLAP_DAYS"],
         )
         self.plan = plan
@@ -421,8 +323,8 @@ class _SyncJob:
         )
         self.recorder.add(instruments_synced=len(plan.current))
         if plan.snapshot:
-            plan.snapshot = screen_snapshot(plan.snapshot, rules, quarantine, self.recorder, dry_run=self.dry_run)
-            write_snapshot(plan.snapshot, writer, self.recorder, dry_run=self.dry_run, quarantine=quarantine)
+            plan.snapshot = screen_snapshot(plan.snapshot, rules, quarantine, self.recorder)
+            write_snapshot(plan.snapshot, writer, self.recorder, quarantine=quarantine)
         done = len(plan.snapshot) + len(plan.current)
         if self.progress:
             self.progress("history", done, plan.total)

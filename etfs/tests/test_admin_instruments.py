@@ -178,14 +178,15 @@ def test_editing_a_curatable_field_locks_it(admin_client):
 
 
 class EnqueueRecorder:
-    """Stands in for ``etfs.tasks.enqueue_sync``: records calls, returns a queued run."""
+    """Stands in for ``etfs.tasks.enqueue_sync``: records each call's kind, the options it
+    stores (``to_json``), trigger and user; returns a queued run."""
 
     def __init__(self):
         self.calls = []
 
-    def __call__(self, kind, **kwargs):
-        self.calls.append((kind, kwargs))
-        return SyncRunFactory(kind=kind, status=SyncRun.Status.QUEUED, trigger=kwargs["trigger"])
+    def __call__(self, options, **kwargs):
+        self.calls.append((options.kind, {**options.to_json(), **kwargs}))
+        return SyncRunFactory(kind=options.kind, status=SyncRun.Status.QUEUED, trigger=kwargs["trigger"])
 
 
 def test_sync_prices_now_enqueues_one_run_per_kind(admin_client, monkeypatch):
@@ -197,8 +198,8 @@ def test_sync_prices_now_enqueues_one_run_per_kind(admin_client, monkeypatch):
     response = run_action(admin_client, "sync_prices_now", [*etfs, stock])
 
     assert sorted(recorder.calls, key=lambda call: call[0]) == [
-        ("etfs", {"symbols": ["510300.SH", "510500.SH"], "full": False, "trigger": "admin", "triggered_by": "admin"}),
-        ("stocks", {"symbols": ["600519.SH"], "full": False, "trigger": "admin", "triggered_by": "admin"}),
+        ("etfs", {"symbols": ["510300.SH", "510500.SH"], "trigger": "admin", "triggered_by": "admin"}),
+        ("stocks", {"symbols": ["600519.SH"], "trigger": "admin", "triggered_by": "admin"}),
     ]
     messages = [str(m) for m in response.context["messages"]]
     assert any("ETFs sync #" in m and "2 instrument(s): queued" in m for m in messages)

@@ -17,6 +17,7 @@ from django.db import connections
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import run_simulator
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,7 +54,7 @@ def market(settings):
             "READ_TIMEOUT": 2.0,
         }
         for kind in (SyncRun.Kind.ETFS, SyncRun.Kind.STOCKS):
-            assert run_sync(kind).status == SyncRun.Status.SUCCESS
+            assert run_sync(SyncOptions.parse(kind)).status == SyncRun.Status.SUCCESS
         connections.close_all()  # see ``page``: the test body gets a connection of its own
         yield sim
 

@@ -13,6 +13,7 @@ from etfs.models import SyncRun
 from etfs.providers.base import RequestStats
 from etfs.providers.errors import NoNetwork, TransientError
 from etfs.providers.http import ClientOptions, HostClient, network_down
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 
 OPTIONS = ClientOptions(connect_timeout=1.0, read_timeout=1.0, max_attempts=5, backoff_base=0.001, rate_limit=0)
@@ -83,7 +84,7 @@ def test_sync_without_network_stops_at_once_as_failed_saying_so(dns_down, settin
         "BACKOFF_BASE": 0.001,
     }
 
-    run = run_sync("etfs", now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run = run_sync(SyncOptions.parse("etfs"), now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
 
     assert run.status == SyncRun.Status.FAILED
     assert run.message.startswith("Stopped at once, no network: the host name does not resolve")

@@ -14,6 +14,7 @@ import pytest
 
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from etfs.tests.recorded_host import LAST_RAW_DAY, NAMES, raw_days, real_qfq, recorded_provider
 from prices.models import CorporateAction
@@ -39,7 +40,9 @@ OVERLAP = {
 @pytest.fixture
 def synced():
     provider = recorded_provider()
-    run = run_sync("etfs", provider=provider, now=dt.datetime.combine(LAST_RAW_DAY, dt.time(16), SHANGHAI))
+    run = run_sync(
+        SyncOptions.parse("etfs"), provider=provider, now=dt.datetime.combine(LAST_RAW_DAY, dt.time(16), SHANGHAI)
+    )
     assert run.status == SyncRun.Status.SUCCESS, run.message
     return provider, run
 

@@ -12,6 +12,7 @@ from etfs.calendar import SHANGHAI, trading_days
 from etfs.providers.base import PriceTicks
 from etfs.symbols import parse_symbol
 from etfs.sync.actions import Findings, derive_action, record_actions, snap_ratio
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from etfs.sync.steps import find_actions
 from etfs.tests.factories import InstrumentFactory
@@ -71,7 +72,7 @@ def test_record_actions_never_overwrites_a_curated_row():
 def test_history_sync_records_the_distribution_and_the_split():
     market = fake_market()
 
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
 
     assert list(CorporateAction.objects.values_list("instrument__symbol", "ex_date", "cash", "split_ratio")) == [
         ("159919.SZ", dt.date(2024, 6, 3), Decimal("0.0000"), Decimal("2.000000")),
@@ -82,10 +83,10 @@ def test_history_sync_records_the_distribution_and_the_split():
 @pytest.mark.django_db
 def test_distribution_on_the_snapshot_day_is_recorded_through_history():
     market = fake_market(today=dt.date(2024, 5, 17))
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 5, 20)
 
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
 
     action = CorporateAction.objects.get()
     assert (action.instrument.symbol, action.ex_date, action.cash) == (
@@ -112,7 +113,7 @@ def _east_money_qfq(bars, actions, decimals):
 @pytest.mark.django_db
 def test_qfq_from_stored_actions_equals_the_provider_rule():
     market = fake_market()
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
 
     for symbol in ("510300.SH", "159919.SZ"):
         actions = [
@@ -129,11 +130,11 @@ def test_qfq_from_stored_actions_equals_the_provider_rule():
 @pytest.mark.django_db
 def test_snapshot_ex_day_costs_the_raw_and_the_qfq_request_only():
     market = fake_market(today=dt.date(2024, 5, 17))
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 5, 20)
     before = (len(market.history_requests), len(market.adjusted_requests), market.list_requests)
 
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
 
     after = (len(market.history_requests), len(market.adjusted_requests), market.list_requests)
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
@@ -158,10 +159,10 @@ def test_new_ex_day_with_cash_and_bonus_shares_is_settled_by_the_qfq_series():
     bars = make_bars(days, base="12.30", decimals=2, actions=[truth], seed=4)
     stock = FakeInstrument(parse_symbol("600519.SH"), "贵州茅台", bars, is_etf=False, decimals=2, actions=[truth])
     market = FakeProvider([stock], today=dt.date(2024, 6, 28))
-    run_sync("stocks", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("stocks"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
     market.today = ex_day
 
-    run_sync("stocks", provider=market, now=dt.datetime(2024, 7, 1, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("stocks"), provider=market, now=dt.datetime(2024, 7, 1, 16, tzinfo=SHANGHAI))
 
     action = CorporateAction.objects.get()
     assert (action.ex_date, action.cash, action.split_ratio) == (ex_day, Decimal("0.15"), Decimal("1.5"))

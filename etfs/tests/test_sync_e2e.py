@@ -18,6 +18,7 @@ from etfs.providers.base import PlainBars
 from etfs.providers.eastmoney import EastMoneyProvider
 from etfs.simulator import server as sim_server
 from etfs.simulator.market import SimConfig
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.adjustments import Action, PriceAdjuster
 from prices.models import CorporateAction, DailyBar, time_to_trading_date
@@ -39,7 +40,7 @@ def after_close(day: dt.date) -> dt.datetime:
 
 
 def sync(sim, kind: str = "etfs", **options) -> SyncRun:
-    return run_sync(kind, now=after_close(sim.today), workers=3, **options)
+    return run_sync(SyncOptions.parse(kind, workers=3, **options), now=after_close(sim.today))
 
 
 def stored(symbol: str) -> list[tuple]:
@@ -189,7 +190,7 @@ def test_killed_run_resumes_without_duplicates(sim, settings):
             raise Killed
 
     with pytest.raises(Killed):
-        run_sync("etfs", now=after_close(TODAY), workers=1, progress=kill)
+        run_sync(SyncOptions.parse("etfs", workers=1), now=after_close(TODAY), progress=kill)
     assert 0 < DailyBar.objects.count() < sum(len(truth(sim, s)) for s in listed_etfs(sim))
 
     run = sync(sim)

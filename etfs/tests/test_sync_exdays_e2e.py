@@ -26,6 +26,7 @@ from etfs.models import Instrument, SyncRun
 from etfs.simulator.index import INDEX_SECID
 from etfs.simulator.market import ScheduledAction, SimConfig
 from etfs.simulator.server import run_simulator
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.models import DailyBar, time_to_trading_date
 
@@ -75,7 +76,7 @@ def _kinds(sim) -> dict[str, bool]:
 def _sync(sim, kind: str) -> tuple[SyncRun, Counter, int]:
     """One run after the close; the kline requests it made by secid, and its list requests."""
     before = len(sim.request_log)
-    run = run_sync(kind, now=dt.datetime.combine(sim.market.today, dt.time(16), SHANGHAI), workers=2)
+    run = run_sync(SyncOptions.parse(kind, workers=2), now=dt.datetime.combine(sim.market.today, dt.time(16), SHANGHAI))
     made = sim.request_log[before:]
     klines = Counter(entry.query["secid"] for entry in made if "kline" in entry.path)
     # The trading calendar's cost (issue 13): the index's history once, then only after weekdays

@@ -17,6 +17,7 @@ from etfs.funds import FundProfile, t0_for
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import KLINE_PATH, LIST_PATH, run_simulator
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.fund_queries import nav_rows, shares_rows
 from prices.models import DailyBar, FundNav, FundQuote, FundShares, time_to_trading_date
@@ -57,7 +58,7 @@ def sim(settings):
 
 def sync(sim, **options) -> SyncRun:
     now = dt.datetime.combine(sim.today, dt.time(16, 0), tzinfo=SHANGHAI)
-    return run_sync("etfs", now=now, workers=3, **options)
+    return run_sync(SyncOptions.parse("etfs", workers=3, **options), now=now)
 
 
 def fund_requests(sim, since: int = 0) -> list:

@@ -20,6 +20,7 @@ from etfs.calendar import SHANGHAI, previous_trading_day
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.poison import CLAIMED_ROWS, JUNK_CODES, poison_day
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.models import CorporateAction, DailyBar, QuarantinedBar, time_to_trading_date
 
@@ -170,7 +171,9 @@ def test_invalid_history_in_a_full_refetch_keeps_the_stored_bars(sim):
     assert sync_command(sim) is None
     bad = poison(sim, "nan-history")
 
-    run = run_sync("etfs", full=True, now=dt.datetime.combine(TODAY, dt.time(16, 0), tzinfo=SHANGHAI))
+    run = run_sync(
+        SyncOptions.parse("etfs", full=True), now=dt.datetime.combine(TODAY, dt.time(16, 0), tzinfo=SHANGHAI)
+    )
 
     assert (run.status, run.failed_symbols) == (SyncRun.Status.PARTIAL, [bad])
     assert stored(bad) == truth(sim, bad)
@@ -224,7 +227,9 @@ def test_junk_list_rows_do_not_fail_a_run_for_other_symbols(sim):
     sim.config.poison = ("junk-codes",)
     symbol = target(sim)
 
-    run = run_sync("etfs", symbols=[symbol], now=dt.datetime.combine(TODAY, dt.time(16, 0), tzinfo=SHANGHAI))
+    run = run_sync(
+        SyncOptions.parse("etfs", symbols=[symbol]), now=dt.datetime.combine(TODAY, dt.time(16, 0), tzinfo=SHANGHAI)
+    )
 
     assert (run.status, run.errors) == (SyncRun.Status.SUCCESS, [])
     assert stored(symbol) == truth(sim, symbol)

@@ -14,8 +14,10 @@ from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.providers.base import BarRecord
 from etfs.simulator.market import SimConfig
+from etfs.sync.options import SyncOptions
 from etfs.sync.runs import RunRecorder
 from etfs.sync.screening import bar_rules, screen_snapshot
+from etfs.sync.service import run_sync
 from etfs.tests.factories import DailyBarFactory, InstrumentFactory, StockFactory, SyncRunFactory
 from prices import quarantine
 from prices.models import BarRevision, DailyBar, QuarantinedBar, bar_values, time_to_trading_date
@@ -207,9 +209,10 @@ def sim(sync_host):
 
 
 def sync(sim, **options) -> SyncRun:
-    from etfs.sync.service import run_sync
-
-    return run_sync("etfs", now=dt.datetime.combine(sim.today, dt.time(16, 0), tzinfo=SHANGHAI), workers=2, **options)
+    return run_sync(
+        SyncOptions.parse("etfs", workers=2, **options),
+        now=dt.datetime.combine(sim.today, dt.time(16, 0), tzinfo=SHANGHAI),
+    )
 
 
 def test_provider_revising_a_close_is_held_by_the_history_run(sim):

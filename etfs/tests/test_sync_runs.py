@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from etfs.models import SyncRun
 from etfs.providers.http import stop_requests
+from etfs.sync.options import SyncOptions
 from etfs.sync.runs import Interrupted, RunRecorder, claim_run
 from etfs.sync.service import run_sync
 from etfs.tests.factories import SyncRunFactory
@@ -38,7 +39,7 @@ def test_skipped_run_makes_no_request():
     claim()
     market = fake_market()
 
-    run = run_sync("etfs", provider=market)
+    run = run_sync(SyncOptions.parse("etfs"), provider=market)
 
     assert (run.status, market.stats.requests) == (SyncRun.Status.SKIPPED, 0)
 
@@ -122,7 +123,7 @@ def test_heartbeat_goes_on_while_the_list_host_hangs(monkeypatch):
 
     monkeypatch.setattr(RunRecorder, "heartbeat", spy)
 
-    run = run_sync("etfs", provider=market, list_only=True)
+    run = run_sync(SyncOptions.parse("etfs", list_only=True), provider=market)
 
     assert run.status == SyncRun.Status.SUCCESS
     assert beats.count(True) >= 4  # forced beats while the list request waited
@@ -142,7 +143,7 @@ def test_sigterm_during_a_run_ends_it_as_failed_keeping_what_was_written(request
             os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(Interrupted):
-        run_sync("etfs", provider=market, workers=1, progress=terminate)
+        run_sync(SyncOptions.parse("etfs", workers=1), provider=market, progress=terminate)
 
     run = SyncRun.objects.get()
     assert run.status == SyncRun.Status.FAILED

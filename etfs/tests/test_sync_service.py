@@ -9,6 +9,7 @@ import pytest
 
 from etfs.calendar import SHANGHAI
 from etfs.models import Instrument, SyncRun
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import SyncOptionError, run_sync
 from etfs.tests.factories import InstrumentFactory, SyncRunFactory
 from etfs.tests.fake_provider import fake_market
@@ -39,9 +40,9 @@ def market():
     return fake_market(today=TODAY)
 
 
-def sync(market, **options) -> SyncRun:
-    options.setdefault("now", close_of(market.today))
-    return run_sync("etfs", provider=market, workers=2, **options)
+def sync(market, now: dt.datetime | None = None, run: SyncRun | None = None, **options) -> SyncRun:
+    options = SyncOptions.parse("etfs", workers=2, **options)
+    return run_sync(options, provider=market, now=now or close_of(market.today), run=run)
 
 
 def test_first_sync_stores_every_etf_bar_as_the_provider_reports_it(market):
@@ -242,7 +243,9 @@ def test_interrupted_run_leaves_whole_instruments_and_the_next_run_finishes(mark
             raise Interrupted("killed")
 
     with pytest.raises(Interrupted):
-        run_sync("etfs", provider=market, workers=1, now=close_of(TODAY), progress=kill_after_first_write)
+        run_sync(
+            SyncOptions.parse("etfs", workers=1), provider=market, now=close_of(TODAY), progress=kill_after_first_write
+        )
     partial = {s: stored(s) for s in ("510300.SH", "159919.SZ", "512880.SH")}
     assert all(bars in ([], truth(market, s)) for s, bars in partial.items())
     assert SyncRun.objects.get().status == SyncRun.Status.FAILED
@@ -286,13 +289,13 @@ def test_bad_options_are_rejected_before_any_request(market):
         {"workers": 0},
     ):
         with pytest.raises(SyncOptionError):
-            run_sync("etfs", provider=market, **options)
+            run_sync(SyncOptions.parse("etfs", **options), provider=market)
     assert market.stats.requests == 0
     assert SyncRun.objects.count() == 0
 
 
 def test_stocks_sync_takes_only_stocks(market):
-    run = run_sync("stocks", provider=market, now=close_of(TODAY))
+    run = run_sync(SyncOptions.parse("stocks"), provider=market, now=close_of(TODAY))
 
     assert run.instruments_new == 2
     assert set(Instrument.objects.values_list("symbol", flat=True)) == {"600000.SH", "000001.SZ"}
@@ -348,20 +351,15 @@ def test_a_provider_without_lists_syncs_known_instruments_with_prices_only(marke
 
 @pytest.mark.parametrize(("start", "end"), [("20240603", "20240607"), ("2024-06-03", "20240607")])
 def test_start_and_end_take_compact_dates_as_tushare_users_write_them(start, end):
-    from etfs.sync.service import validate_options
+    options = SyncOptions.parse("etfs", start=start, end=end)
 
-    _, start_day, end_day = validate_options(
-        "etfs", symbols=None, start=start, end=end, list_only=False, prices_only=False, workers=None
-    )
-    assert (start_day, end_day) == (dt.date(2024, 6, 3), dt.date(2024, 6, 7))
+    assert (options.start, options.end) == (dt.date(2024, 6, 3), dt.date(2024, 6, 7))
 
 
 @pytest.mark.parametrize("value", ["2024613", "2024/06/13", "20241332"])
 def test_malformed_compact_dates_are_refused(value):
-    from etfs.sync.service import validate_options
-
     with pytest.raises(SyncOptionError, match="YYYYMMDD"):
-        validate_options("etfs", symbols=None, start=value, end=None, list_only=False, prices_only=False, workers=None)
+        SyncOptions.parse("etfs", start=value)
 
 
 def test_the_sync_fills_the_search_columns_of_new_and_renamed_instruments(market):

@@ -12,6 +12,7 @@ from django_q.models import Schedule
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.schedules import SCHEDULES, install_schedules, next_run_time
+from etfs.sync.options import SyncOptions
 from etfs.tasks import enqueue_sync, scheduled_sync, sync_task
 from etfs.tests.factories import SyncRunFactory
 from etfs.tests.fake_provider import fake_market, install_fake_provider
@@ -26,7 +27,7 @@ def market(monkeypatch):
 
 
 def test_enqueue_sync_runs_the_queued_row_inline(market):
-    run = enqueue_sync("etfs", symbols=["510300"], trigger="admin", triggered_by="ana")
+    run = enqueue_sync(SyncOptions.parse("etfs", symbols=["510300"]), trigger="admin", triggered_by="ana")
 
     assert (run.status, run.trigger, run.triggered_by) == (SyncRun.Status.SUCCESS, "admin", "ana")
     assert run.parameters["symbols"] == ["510300.SH"]
@@ -40,7 +41,7 @@ def test_enqueue_sync_leaves_a_queued_row_when_a_cluster_will_run_it(market, set
     queued = []
     monkeypatch.setattr(etfs.tasks, "async_task", lambda *args, **kwargs: queued.append((args, kwargs)))
 
-    run = enqueue_sync("stocks")
+    run = enqueue_sync(SyncOptions(kind="stocks"))
 
     assert run.status == SyncRun.Status.QUEUED
     assert queued[0][0] == ("etfs.tasks.sync_task", run.pk)
@@ -48,9 +49,9 @@ def test_enqueue_sync_leaves_a_queued_row_when_a_cluster_will_run_it(market, set
 
 def test_enqueue_sync_rejects_a_bad_kind_or_symbol_before_queueing(market):
     with pytest.raises(ValueError, match="unknown sync kind"):
-        enqueue_sync("bonds")
+        enqueue_sync(SyncOptions.parse("bonds"))
     with pytest.raises(ValueError, match="not an instrument symbol"):
-        enqueue_sync("etfs", symbols=["nope"])
+        enqueue_sync(SyncOptions.parse("etfs", symbols=["nope"]))
     assert SyncRun.objects.count() == 0
 
 

@@ -16,6 +16,7 @@ from etfs.calendar import SHANGHAI, exchange_sessions
 from etfs.models import CalendarDay, Instrument, SyncRun
 from etfs.simulator import sessions as sim_sessions
 from etfs.simulator.server import KLINE_PATH
+from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from etfs.tests.factories import InstrumentFactory
 from etfs.tests.recorded_host import LAST_RAW_DAY, recorded_provider
@@ -48,7 +49,7 @@ def index_requests(sim) -> list:
 
 
 def sync(sim, kind: str = "etfs") -> SyncRun:
-    return run_sync(kind, now=after_close(sim.today), workers=2)
+    return run_sync(SyncOptions.parse(kind, workers=2), now=after_close(sim.today))
 
 
 # --- the calendar module ---------------------------------------------------------------------------
@@ -99,7 +100,7 @@ def test_recorded_east_money_kline_dates_are_exchange_calendars_sessions():
 
 def test_sessions_learned_from_recorded_real_answers_equal_exchange_calendars():
     """Real data: the days the recorded ETFs traded (2020-11 .. 2024-07) are exactly XSHG's sessions."""
-    run = run_sync("etfs", provider=recorded_provider(), now=after_close(LAST_RAW_DAY))
+    run = run_sync(SyncOptions.parse("etfs"), provider=recorded_provider(), now=after_close(LAST_RAW_DAY))
 
     stored = list(CalendarDay.objects.sessions().values_list("date", flat=True))
     assert run.status == SyncRun.Status.SUCCESS, run.message
