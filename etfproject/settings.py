@@ -240,9 +240,9 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated" if API_REQUIRE_TOKEN else "rest_framework.permissions.AllowAny"
-    ],
+    # The API's policy, for every view that does not say otherwise: reads public (authenticated
+    # with API_REQUIRE_TOKEN), writes for staff holding the view's ``write_permission`` (none: no writes).
+    "DEFAULT_PERMISSION_CLASSES": ["etfs.rest.permissions.ReadPublicWriteStaff"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON nested too deeply for Python's decoder answers 400 like any malformed body.
     "DEFAULT_PARSER_CLASSES": [
@@ -251,7 +251,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "etfs.api.schema.ApiAutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "etfs.rest.pagination.ListPagination",  # bars page by cursor instead
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 100),
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",

@@ -24,7 +24,6 @@ from etfs.funds import FundCategory
 from etfs.models import Instrument
 from etfs.rest.filters import InstrumentFilter
 from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
-from etfs.rest.permissions import ReadPublicWriteStaff
 from prices.api.renderers import PARQUET_MEDIA_TYPE
 from prices.api.serializers import FORMATS, FlexibleDateField
 from prices.api.views import ERRORS, FormatsMixin
@@ -183,7 +182,6 @@ class SharesRowSerializer(serializers.Serializer):
 class _FundRowsView(APIView):
     """One ETF's daily fund rows in ``start..end``, as JSON or CSV."""
 
-    permission_classes = [ReadPublicWriteStaff]
     fields: list[str] = []
     row_serializer: type[serializers.Serializer] = serializers.Serializer
 

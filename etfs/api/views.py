@@ -26,8 +26,6 @@ from etfs.api.serializers import (
 from etfs.models import Instrument, SyncRun
 from etfs.rest.filters import InstrumentFilteringMixin, SyncRunFilter
 from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
-from etfs.rest.pagination import ListPagination
-from etfs.rest.permissions import ReadPublicWriteStaff
 from etfs.rest.strict import StrictQueryParamsMixin
 from etfs.tasks import enqueue_sync
 from prices.queries import with_bar_extent
@@ -43,8 +41,6 @@ class InstrumentViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, viewse
 
     queryset = Instrument.objects.all()
     serializer_class = InstrumentSerializer
-    permission_classes = [ReadPublicWriteStaff]
-    pagination_class = ListPagination
     lookup_field = "symbol"
     lookup_value_regex = "[^/]+"
 
@@ -68,8 +64,6 @@ class EtfViewSet(StrictQueryParamsMixin, InstrumentFilteringMixin, mixins.ListMo
 
     queryset = Instrument.objects.etfs()
     serializer_class = InstrumentSerializer
-    permission_classes = [ReadPublicWriteStaff]
-    pagination_class = ListPagination
     lookup_field = "symbol"
     lookup_value_regex = "[^/]+"
 
@@ -94,8 +88,6 @@ class SyncRunViewSet(StrictQueryParamsMixin, mixins.CreateModelMixin, viewsets.R
 
     queryset = SyncRun.objects.all()
     serializer_class = SyncRunSerializer
-    permission_classes = [ReadPublicWriteStaff]
-    pagination_class = ListPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = SyncRunFilter
     parser_classes = [SafeJSONParser]  # a request is three fields: no forms, no multipart

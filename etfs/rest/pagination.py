@@ -1,4 +1,5 @@
-"""Page-number pagination for instrument and sync-run lists."""
+"""Page-number pagination: DRF's default here (``DEFAULT_PAGINATION_CLASS``), used by the instrument
+and sync-run lists; bars page by cursor instead (``prices.api.pagination``)."""
 
 from __future__ import annotations
 

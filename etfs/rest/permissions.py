@@ -1,4 +1,8 @@
-"""Who may call the API: reads are public unless ``API_REQUIRE_TOKEN``; writes need staff and a model permission."""
+"""Who may call the API: reads are public unless ``API_REQUIRE_TOKEN``; writes need staff and a model permission.
+
+``ReadPublicWriteStaff`` is DRF's ``DEFAULT_PERMISSION_CLASSES``: a view that names no permission
+classes gets it, so a new endpoint refuses anonymous writes without having to remember to.
+"""
 
 from __future__ import annotations
 

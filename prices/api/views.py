@@ -30,7 +30,6 @@ from etfs import calendar
 from etfs.models import Instrument
 from etfs.rest.filters import InstrumentFilteringMixin, StrictSearchFilter
 from etfs.rest.lookup import SYMBOL_PARAMETER, get_instrument_or_404
-from etfs.rest.permissions import ReadPublicWriteStaff
 from etfs.rest.strict import StrictQueryParamsMixin
 from etfs.symbols import parse_symbol
 from prices.adjustments import Action, PriceAdjuster
@@ -180,7 +179,6 @@ class InstrumentBarsView(FormatsMixin, APIView):
     beside it. JSON comes in cursor pages; CSV and Parquet stream the whole range.
     """
 
-    permission_classes = [ReadPublicWriteStaff]
     pagination_class = BarCursorPagination
     query_serializers = (BarQuerySerializer,)
 
@@ -248,7 +246,6 @@ class BarsView(InstrumentFilteringMixin, FormatsMixin, GenericAPIView):
     """
 
     queryset = Instrument.objects.all()
-    permission_classes = [ReadPublicWriteStaff]
     pagination_class = BarCursorPagination
     filter_backends = [DjangoFilterBackend, StrictSearchFilter]
     query_serializers = (CrossBarQuerySerializer,)
@@ -359,7 +356,6 @@ class LatestBarsView(InstrumentFilteringMixin, FormatsMixin, ListAPIView):
 
     queryset = Instrument.objects.all()
     serializer_class = LatestBarSerializer
-    permission_classes = [ReadPublicWriteStaff]
     pagination_class = None
     extra_query_params = ("bom",)
 
@@ -401,8 +397,6 @@ class LatestBarsView(InstrumentFilteringMixin, FormatsMixin, ListAPIView):
 class InstrumentActionsView(StrictQueryParamsMixin, APIView):
     """The corporate actions (ex-days) of one instrument, oldest first: what qfq/hfq are computed from."""
 
-    permission_classes = [ReadPublicWriteStaff]
-
     @extend_schema(parameters=[SYMBOL_PARAMETER], responses={200: ActionSerializer(many=True), **ERRORS})
     def get(self, request: Request, symbol: str) -> Response:
         instrument = get_instrument_or_404(Instrument.objects.all(), symbol)
@@ -413,7 +407,6 @@ class InstrumentActionsView(StrictQueryParamsMixin, APIView):
 class CalendarView(StrictQueryParamsMixin, APIView):
     """SH/SZ trading days from ``start`` to ``end`` (inclusive), from ``etfs.calendar``."""
 
-    permission_classes = [ReadPublicWriteStaff]
     query_serializers = (CalendarQuerySerializer,)
 
     @extend_schema(parameters=[CalendarQuerySerializer], responses={200: CalendarSerializer})
