@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+import etfs.sync.service
 from etfs.calendar import trading_days
 from etfs.providers.base import (
     Adjust,
@@ -245,7 +246,6 @@ def fake_market(
 
 def install_fake_provider(monkeypatch, provider: FakeProvider) -> FakeProvider:
     """Make every ``run_sync`` that names no provider instance (tasks, commands) use ``provider``."""
-    import etfs.sync.service
 
     def build(name):
         if name not in (None, "fake"):

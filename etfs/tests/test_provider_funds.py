@@ -12,6 +12,7 @@ import io
 from decimal import Decimal as D
 
 import pytest
+import requests
 from openpyxl import Workbook
 
 from etfs.funds import FundCategory, category_from_type, t0_for
@@ -202,7 +203,6 @@ def test_sse_shares_of_a_non_trading_day_are_empty(sim_provider):
 def test_the_simulated_szse_answers_a_window_over_six_months_with_the_header_only(sim_provider):
     sim, provider = sim_provider
     url = sim.fund_urls()["SZSE_SHARES_URL"]
-    import requests
 
     params = {"CATALOGID": "scsj_fund_jjgm", "txtStart": "2023-07-01", "txtEnd": "2024-02-01", "jjlb": "ETF"}
     body = requests.get(url, params=params, timeout=5).content

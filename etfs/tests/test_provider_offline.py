@@ -7,6 +7,7 @@ import errno
 import socket
 
 import pytest
+import urllib3.util.connection
 
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
@@ -30,8 +31,6 @@ def dns_down(monkeypatch):
 
 @pytest.fixture
 def no_route(monkeypatch):
-    import urllib3.util.connection
-
     def fail(*args, **kwargs):
         raise OSError(errno.ENETUNREACH, "Network is unreachable")
 

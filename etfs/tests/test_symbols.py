@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from etfs.symbols import Symbol, classify_code, infer_exchange, parse_symbol, parse_symbols
+from etfs.tests.factories import InstrumentFactory
 
 
 @pytest.mark.parametrize(
@@ -129,8 +130,6 @@ def test_classify_code(code, exchange, kind):
     "form", ["510300.SH", "sh510300", "1.510300", "510300", "sh.510300", "510300.XSHG", "SHSE.510300", "510300.SS"]
 )
 def test_every_symbol_form_resolves_in_the_api(client, form):
-    from etfs.tests.factories import InstrumentFactory
-
     InstrumentFactory(code="510300")
     assert client.get(f"/api/instruments/{form}/").json()["symbol"] == "510300.SH"
     assert client.get(f"/api/instruments/{form}/bars/").status_code == 200
@@ -140,7 +139,5 @@ def test_every_symbol_form_resolves_in_the_api(client, form):
 @pytest.mark.django_db
 @pytest.mark.parametrize("form", ["159919.SZ", "sz.159919", "159919.XSHE", "SZSE.159919"])
 def test_shenzhen_forms_resolve_in_the_api(client, form):
-    from etfs.tests.factories import InstrumentFactory
-
     InstrumentFactory(code="159919", exchange="SZ")
     assert client.get(f"/api/instruments/{form}/").json()["symbol"] == "159919.SZ"

@@ -9,6 +9,7 @@ import pytest
 
 from etfs.calendar import SHANGHAI
 from etfs.models import Instrument, SyncRun
+from etfs.names import name_initials, normalise_name
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import SyncOptionError, run_sync
 from etfs.tests.factories import InstrumentFactory, SyncRunFactory
@@ -363,8 +364,6 @@ def test_malformed_compact_dates_are_refused(value):
 
 
 def test_the_sync_fills_the_search_columns_of_new_and_renamed_instruments(market):
-    from etfs.names import name_initials, normalise_name
-
     sync(market, list_only=True)
     instrument = Instrument.objects.first()
     assert instrument.search_name == normalise_name(instrument.name) != ""

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from etfs.providers.base import BarRecord, InstrumentKind, ListingRecord, PlainBars
-from etfs.providers.eastmoney import parse_kline, parse_kline_plain, parse_kline_ticks
+from etfs.providers.eastmoney import parse_kline, parse_kline_plain, parse_kline_row, parse_kline_ticks, parse_list_row
 from etfs.symbols import Symbol
+from etfs.sync.bars import HistoryJob, fetch_history
 from etfs.sync.validation import (
     ETF_LIMIT,
     MAIN_BOARD_LIMIT,
@@ -313,8 +314,6 @@ def thousandfold(text: str, index: int) -> tuple[str, dt.date]:
 
 
 def test_backfill_lane_sends_a_day_beyond_the_limit_to_the_exact_path_which_holds_it():
-    from etfs.sync.bars import HistoryJob, fetch_history
-
     text, poisoned = thousandfold(first_ten_rows(), 9)  # the last: no later row tells on it
     job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
@@ -330,8 +329,6 @@ def test_backfill_lane_sends_a_day_beyond_the_limit_to_the_exact_path_which_hold
 
 
 def test_backfill_lane_keeps_a_clean_answer_plain():
-    from etfs.sync.bars import HistoryJob, fetch_history
-
     text = first_ten_rows()
     job = HistoryJob(1, "000157.SZ", None, dt.date(2026, 12, 31), 2, new=True)
     rules = BarRules("000157.SZ", 2, MAIN_BOARD_LIMIT, dt.date(2026, 12, 31))
@@ -350,8 +347,6 @@ def test_backfill_lane_keeps_a_clean_answer_plain():
     ],
 )
 def test_non_finite_kline_field_reaches_validation(line, problem):
-    from etfs.providers.eastmoney import parse_kline_row
-
     assert problem in bar_problem(parse_kline_row(line, 3), RULES)
 
 
@@ -365,8 +360,6 @@ def test_non_finite_kline_field_reaches_validation(line, problem):
     ],
 )
 def test_non_finite_list_field_fails_only_its_row(fields, problem):
-    from etfs.providers.eastmoney import parse_list_row
-
     row = {"f12": "510300", "f13": 1, "f14": "沪深300ETF", "f2": 1, "f15": 1, "f16": 1, "f17": 1, "f5": 1, "f6": 1}
     record = parse_list_row({**row, "f297": 20240603, **fields}, InstrumentKind.ETF)
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
+import etfs.tasks
 from etfs.calendar import SHANGHAI
 from etfs.models import SyncRun
 from etfs.schedules import SCHEDULES, install_schedules, next_run_time
@@ -36,8 +37,6 @@ def test_enqueue_sync_runs_the_queued_row_inline(market):
 
 
 def test_enqueue_sync_leaves_a_queued_row_when_a_cluster_will_run_it(market, settings, monkeypatch):
-    import etfs.tasks
-
     queued = []
     monkeypatch.setattr(etfs.tasks, "async_task", lambda *args, **kwargs: queued.append((args, kwargs)))
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 from django.core.cache import cache
 
 from etfs import calendar
@@ -184,8 +185,6 @@ def test_on_a_2027_holiday_freshness_is_up_to_date_and_no_instrument_gains_a_mis
 
 # --- the simulator, health and the API ---------------------------------------------------------------
 def test_simulator_serves_the_index_on_its_own_sessions(simulator):
-    import requests
-
     sim = simulator(n_etfs=1, n_stocks=0, years=1, today=HOLIDAY_2027)
 
     body = requests.get(sim.kline_url, params={"secid": "1.000001", "klt": 101, "fqt": 0}, timeout=5).json()

@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
 
 from etfs.tests.factories import InstrumentFactory, StockFactory, make_bars
-from prices.models import CorporateAction
+from prices.models import CorporateAction, DailyBar, trading_date_to_time
 
 pytestmark = pytest.mark.django_db
 
@@ -181,9 +182,6 @@ def test_unknown_symbols_answer_404_naming_them(client):
     ],
 )
 def test_a_nan_stored_by_an_earlier_version_is_served_as_null(client, path):
-    from django.db import connection
-
-    from prices.models import DailyBar, trading_date_to_time
 
     hs300, _, _ = make_market()
     with connection.cursor() as cursor:

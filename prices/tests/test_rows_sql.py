@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 from decimal import Decimal as D
 
 import pytest
 
 from etfs.tests.factories import InstrumentFactory, StockFactory, make_bars
+from prices.api.writers import csv_chunks, json_rows, lines_of
 from prices.models import CorporateAction, DailyBar, trading_date_to_time
-from prices.queries import adjuster_for
-from prices.rows import _daily_rows_postgres, default_columns, history_rows
+from prices.queries import adjuster_for, fetch_bars, previous_close
+from prices.rows import RowMaker, _daily_rows_postgres, default_columns, history_lines, history_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -25,9 +29,6 @@ DAYS = [
 
 def python_rows(instrument, adjuster, start, end, limit):
     """The Python path (what SQLite and the cross-sections use), forced."""
-    from prices.queries import fetch_bars, previous_close
-    from prices.rows import RowMaker
-
     bars = fetch_bars(instrument, adjuster, start=start, end=end, interval="1d", limit=limit)
     previous = previous_close(instrument.pk, bars[0].period_start) if start is not None and bars else None
     return list(RowMaker(instrument.symbol, adjuster).rows(bars, previous))
@@ -63,13 +64,6 @@ def test_sql_rows_equal_python_rows(adjust, start, factory):
     "columns", [COLUMNS_1D, ("date", "close", "pct_chg"), ("symbol", "adj_factor", "adj_offset", "amount")]
 )
 def test_sql_lines_equal_what_the_writers_make_of_python_rows(adjust, fmt, columns):
-    import csv
-    import io
-    import json
-
-    from prices.api.writers import csv_chunks, json_rows
-    from prices.rows import history_lines
-
     instrument = InstrumentFactory(code="510300")
     make_bars(instrument, DAYS, [D("3.000") + D(n * 37 % 101) / 1000 for n in range(len(DAYS))])
     CorporateAction.objects.create(instrument=instrument, ex_date=dt.date(2024, 1, 10), cash=D("0.0333"))
@@ -93,9 +87,6 @@ def test_sql_lines_equal_what_the_writers_make_of_python_rows(adjust, fmt, colum
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_a_suspension_over_two_ex_dates_gives_the_same_lines(fmt):
-    from prices.api.writers import lines_of
-    from prices.rows import history_lines
-
     instrument = InstrumentFactory(code="510300")
     days = [d for d in DAYS if not dt.date(2024, 1, 9) <= d <= dt.date(2024, 1, 19)]
     make_bars(instrument, days, [D("3.000") + D(n * 37 % 101) / 1000 for n in range(len(days))])
