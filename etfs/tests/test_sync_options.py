@@ -23,7 +23,7 @@ def test_list_only_and_prices_only_together_are_a_usage_error():
 
 
 def test_symbols_are_parsed_from_any_form_and_separator():
-    options = SyncOptions.parse("etfs", symbols=["510300.SH,sh159919", "1.512880"])
+    options = SyncOptions.parse("etfs", symbols=["510300.SH,sz159919", "1.512880"])
 
     assert options.symbol_names == ["510300.SH", "159919.SZ", "512880.SH"]
 
