@@ -11,7 +11,6 @@ which days were wrong before and after, and what changed.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync import service
 from etfs.sync.actions import ActionChanges, Findings, Source, record_actions, stored_actions
+from etfs.sync.bars import stored_price_ticks
 from etfs.sync.options import SyncOptionError, check_kind
 from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq
-from prices.models import DailyBar, time_to_trading_date
 
 logger = logging.getLogger(__name__)
 
@@ -63,26 +62,6 @@ def _terms(action) -> str:
     return "-" if action is None else f"cash {action.cash.normalize()}, ratio {action.split_ratio.normalize()}"
 
 
-def stored_ticks(instrument: Instrument) -> PriceTicks:
-    """The stored raw bars of one instrument as ticks (what the API adjusts)."""
-    rows = (
-        DailyBar.objects.filter(instrument=instrument)
-        .order_by("time")
-        .values_list("time", "open", "high", "low", "close")
-    )
-    bars = [_Row(time_to_trading_date(t), o, h, lo, c) for t, o, h, lo, c in rows]
-    return PriceTicks.from_bars(bars, instrument.price_decimals)
-
-
-@dataclass(frozen=True)
-class _Row:
-    day: dt.date
-    open: object
-    high: object
-    low: object
-    close: object
-
-
 def verify_adjustments(
     instruments: list[Instrument],
     provider: MarketDataProvider,
@@ -109,7 +88,7 @@ def _audit(instrument: Instrument, provider: MarketDataProvider) -> AuditResult:
     qfq = provider.fetch_price_ticks(symbol, None, None, Adjust.QFQ)
     hfq = provider.fetch_price_ticks(symbol, None, None, Adjust.HFQ)
     result = AuditResult(instrument.symbol)
-    ours = stored_ticks(instrument)
+    ours = stored_price_ticks(instrument.pk, instrument.price_decimals)
     known = stored_actions([instrument.pk]).get(instrument.pk, [])
     result.wrong_before = _wrong(ours, qfq, hfq, known)
     if len(raw) >= 2:

@@ -5,9 +5,11 @@ final day's bar from the list snapshot (no request of its own); one already curr
 re-checked against the snapshot; every other one (new, behind, asked for a range, or on an
 ex-day the snapshot flagged) goes through history: its raw series from its last stored bar
 minus ``SYNC["OVERLAP_DAYS"]`` trading days (or its whole history) is written, and its whole
-raw and qfq series are read as the evidence of ex-days (``etfs.sync.steps``). History
-requests run on a thread pool; only the calling thread touches the database, writing
-complete instruments in their own transactions.
+raw and qfq series are read as the evidence of ex-days (``etfs.sync.steps``). An ex-day the
+snapshot flagged on an instrument stored up to the day before needs no raw request (its raw
+history is stored, today's bar is the snapshot's): the provider's qfq and hfq series are read
+instead, which pin the terms from both sides. History requests run on a thread pool; only the
+calling thread touches the database, writing complete instruments in their own transactions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max
 
@@ -35,7 +38,7 @@ from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync.actions import Findings, Source, derive_action, record_actions, stored_actions
 from etfs.sync.runs import RunRecorder
-from etfs.sync.steps import SeriesMismatch, find_actions
+from etfs.sync.steps import SeriesMismatch, find_actions, pin_with_hfq
 from etfs.sync.validation import (
     UNLIMITED_FIRST_BARS,
     BarRules,
@@ -71,6 +74,10 @@ class HistoryJob:
     new: bool = False  # nothing stored yet: the bars can be copied in without merging
     known: tuple[Action, ...] = ()  # stored actions: kept where they still explain the series
     hint: Action | None = None  # the snapshot's reading of an ex-day today (fallback only)
+    # An ex-day on the snapshot path: the stored raw prices up to the day before and today's
+    # bar from the list; no raw request, the qfq and hfq series are the evidence.
+    stored: PriceTicks | None = None
+    quote: BarRecord | None = None
 
 
 @dataclass
@@ -198,13 +205,43 @@ def _send_ex_days_to_history(plan: PricePlan, last: dict[int, dt.date], overlap:
     if not hints:
         return
     plan.snapshot = [(i, q) for i, q in plan.snapshot if i.pk not in hints]
-    for instrument in (i for i, _ in fresh if i.pk in hints):
-        start = shift_trading_days(last[instrument.pk], overlap)
-        plan.history.append(
-            HistoryJob(
+    for instrument, quote in fresh:
+        if instrument.pk not in hints:
+            continue
+        if last[instrument.pk] >= previous_trading_day(quote.day) and quote.day == end:
+            # No gap: the raw history is stored, today's raw bar is the quote (no raw request).
+            stored = stored_price_ticks(instrument.pk, instrument.price_decimals)
+            job = HistoryJob(
+                instrument.pk,
+                instrument.symbol,
+                quote.day,
+                end,
+                instrument.price_decimals,
+                hint=hints[instrument.pk],
+                stored=stored,
+                quote=quote,
+            )
+        else:
+            start = shift_trading_days(last[instrument.pk], overlap)
+            job = HistoryJob(
                 instrument.pk, instrument.symbol, start, end, instrument.price_decimals, hint=hints[instrument.pk]
             )
-        )
+        plan.history.append(job)
+
+
+def stored_price_ticks(instrument_id: int, decimals: int) -> PriceTicks:
+    """The stored raw prices of one instrument as ticks, oldest first (what the API adjusts)."""
+    rows = (
+        DailyBar.objects.filter(instrument_id=instrument_id)
+        .order_by("time")
+        .values_list("time", "open", "high", "low", "close")
+    )
+    scale = Decimal(1).scaleb(decimals)
+    days, values = [], []
+    for time_value, *prices in rows:
+        days.append(time_to_trading_date(time_value))
+        values.append([int(price * scale) for price in prices])
+    return PriceTicks(days, np.array(values, dtype=np.int64).reshape(-1, 4), decimals)
 
 
 def write_snapshot(
@@ -270,6 +307,8 @@ def fetch_history(
     previous raw close, so a split day looks like a huge move until its action is known.
     """
     symbol = parse_symbol(job.symbol)
+    if job.stored is not None and job.quote is not None:
+        return _snapshot_ex_day(provider, symbol, job, rules)
     findings: Findings | None = None
     if job.new and build_copy_text:
         answer = provider.fetch_plain_daily_bars(symbol, job.start, job.end)
@@ -299,6 +338,22 @@ def fetch_history(
     return Fetched(job, bars, findings, text, [held for held in screened.held if held[0].day >= first])
 
 
+def _snapshot_ex_day(provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, rules: BarRules | None) -> Fetched:
+    """An ex-day the snapshot flagged, the day before stored: two requests, qfq and hfq.
+
+    The raw series is the stored one plus today's quote, so the raw request is spared and the
+    two go to the adjusted series: qfq finds the ex-days and their terms, hfq pins what qfq
+    leaves open (cash below a 0.01 quote, an odd ratio's last decimals; ``steps.pin_with_hfq``).
+    """
+    assert job.stored is not None and job.quote is not None
+    bars = _checked([job.quote], job.end, rules)
+    today = PriceTicks.from_bars(bars, job.decimals)
+    raw = PriceTicks(job.stored.days + today.days, np.vstack([job.stored.ticks, today.ticks]), job.decimals)
+    findings = _evidence(provider, symbol, job, raw, hfq=True)
+    screened = _screened(bars, _explained(rules, findings, raw.days), job)
+    return Fetched(job, screened.bars, findings, None, screened.held)
+
+
 def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.date]) -> BarRules | None:
     """``rules`` with the ex-days found in the series (each on its first bar) as known ones."""
     if rules is None or findings is None or not findings.actions:
@@ -310,12 +365,19 @@ def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.
     return dataclasses.replace(rules, action_days=frozenset(rules.action_days) | found)
 
 
-def _evidence(provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks) -> Findings | None:
+def _evidence(
+    provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks, *, hfq: bool | None = None
+) -> Findings | None:
     """The ex-days the provider's qfq series shows over ``raw``'s days (None: no evidence).
 
     Stored actions dated after ``job.end`` apply to every compared day; stored ones inside
     are kept where they still explain the series. If the qfq request fails, a snapshot
     hint is kept as unconfirmed, and stored actions stay as they are.
+
+    ``hfq``: also read the provider's hfq series and pin the terms with it (True: always;
+    None: when a stored instrument's series shows an ex-day not stored yet — a gap with an
+    ex-day, the one case where raw, qfq and hfq all have to be read; False: never, a
+    backfill's two requests are raw and qfq).
     """
     fallback = Findings([job.hint], Source.SNAPSHOT) if job.hint is not None else None
     if len(raw) < 2:
@@ -345,7 +407,39 @@ def _evidence(provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw
         logger.warning("%s: raw and qfq prices disagree on %s alone (a bad row, not an ex-day)", job.symbol, outliers)
     if later:  # already known: only what lies inside the range is news
         actions = [a for a in actions if a.ex_date <= job.end]
+    elif hfq or (hfq is None and not job.new and _news(actions, job.known)):
+        actions = _pinned(provider, symbol, job, raw, qfq, actions)
     return Findings(actions, Source.PROVIDER, window=(raw.days[0], raw.days[-1]))
+
+
+def _news(actions: list[Action], known: Iterable[Action]) -> bool:
+    """Whether the series shows an ex-day that is not stored yet."""
+    days = {a.ex_date for a in known}
+    return any(a.ex_date not in days for a in actions)
+
+
+def _pinned(
+    provider: MarketDataProvider,
+    symbol: Symbol,
+    job: HistoryJob,
+    raw: PriceTicks,
+    qfq: PriceTicks,
+    actions: list[Action],
+) -> list[Action]:
+    """``actions`` pinned against the provider's hfq series too (unchanged if it cannot be read)."""
+    if not actions:
+        return actions
+    try:
+        series = provider.fetch_price_ticks(symbol, raw.days[0], None, Adjust.HFQ)
+    except ProviderUnavailable:
+        raise
+    except ProviderError as exc:
+        logger.warning("%s: no hfq series, terms as the qfq series gives them: %s", job.symbol, exc)
+        return actions
+    if series.decimals != raw.decimals:
+        logger.warning("%s: hfq quoted to %d places, raw to %d: not pinned", job.symbol, series.decimals, raw.decimals)
+        return actions
+    return pin_with_hfq(raw, qfq, series, actions)
 
 
 def _checked(bars: list[BarRecord], end: dt.date, rules: BarRules | None = None) -> list[BarRecord]:

@@ -4,8 +4,9 @@ ex-day, odd conversion ratios, conversion days without a bar.
 
 Actions fall on synced days and on days no sync ran; afterwards qfq and hfq served by the
 API equal the simulator's on every day of every instrument, and every run stayed within
-the request budget: the list pages, plus two requests (raw and qfq) per instrument that
-had an ex-day or a gap since its last bar, and nothing else.
+the request budget: the list pages, plus per instrument with an ex-day today two requests
+(qfq and hfq: its raw history is stored, today's bar is the list's), per instrument behind
+(a gap) raw and qfq, and hfq as well when the gap holds an ex-day; nothing else.
 """
 
 from __future__ import annotations
@@ -73,15 +74,20 @@ def _kinds(sim) -> dict[str, bool]:
     return {"etfs": True, "stocks": False}
 
 
-def _sync(sim, kind: str) -> tuple[SyncRun, Counter, int]:
-    """One run after the close; the kline requests it made by secid, and its list requests."""
+def _sync(sim, kind: str) -> tuple[SyncRun, dict[str, list[str]], int]:
+    """One run after the close; the kline requests it made by secid (their ``fqt``: 0 raw,
+    1 qfq, 2 hfq, sorted), and its list requests."""
     before = len(sim.request_log)
     run = run_sync(SyncOptions.parse(kind, workers=2), now=dt.datetime.combine(sim.market.today, dt.time(16), SHANGHAI))
     made = sim.request_log[before:]
-    klines = Counter(entry.query["secid"] for entry in made if "kline" in entry.path)
+    klines: dict[str, list[str]] = {}
+    for entry in made:
+        if "kline" in entry.path:
+            klines.setdefault(entry.query["secid"], []).append(entry.query["fqt"])
+    klines = {secid: sorted(fqts) for secid, fqts in klines.items()}
     # The trading calendar's cost (issue 13): the index's history once, then only after weekdays
     # without a stored day (a holiday, a skipped sync); never per instrument.
-    assert klines.pop(INDEX_SECID, 0) <= 1
+    assert len(klines.pop(INDEX_SECID, [])) <= 1
     lists = sum("clist" in entry.path for entry in made)
     assert run.status == SyncRun.Status.SUCCESS, run.message
     assert run.requests == len(made)
@@ -93,10 +99,11 @@ def _last_stored() -> dict[str, dt.date]:
     return {symbol: time_to_trading_date(time) for symbol, time in rows}
 
 
-def _expected_history(sim, last: dict[str, dt.date], day: dt.date, *, is_etf: bool) -> set[str]:
-    """Instruments that must go through history today: a bar today, and a gap or an ex-day
-    since their last stored bar."""
-    wanted = set()
+def _expected_history(sim, last: dict[str, dt.date], day: dt.date, *, is_etf: bool) -> dict[str, list[str]]:
+    """The series each instrument must request today (``fqt`` values): with a bar today and
+    stored up to the day before, qfq and hfq on an ex-day; behind (a gap), raw and qfq, and
+    hfq too when an ex-day lies in the gap."""
+    wanted = {}
     for inst in sim.market.listed():
         if inst.is_etf is not is_etf:
             continue
@@ -104,8 +111,13 @@ def _expected_history(sim, last: dict[str, dt.date], day: dt.date, *, is_etf: bo
         if not bars or bars[-1].day != day:
             continue
         stored = last.get(inst.symbol.canonical)
-        if stored is None or stored < previous_trading_day(day) or any(stored < a.ex_date <= day for a in inst.actions):
-            wanted.add(inst.symbol.secid)
+        ex_day = stored is not None and any(stored < a.ex_date <= day for a in inst.actions)
+        if stored is None:
+            wanted[inst.symbol.secid] = ["0", "1"]
+        elif stored < previous_trading_day(day):
+            wanted[inst.symbol.secid] = ["0", "1", "2"] if ex_day else ["0", "1"]
+        elif ex_day:
+            wanted[inst.symbol.secid] = ["1", "2"]
     return wanted
 
 
@@ -127,7 +139,7 @@ def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_withi
         listed = [i for i in sim.market.listed() if i.is_etf is is_etf]
         _, klines, lists = _sync(sim, kind)
         assert lists == math.ceil(len(listed) / PAGE)
-        assert set(klines.values()) == {2} and len(klines) == len(listed)  # raw + qfq, per instrument
+        assert klines == {i.symbol.secid: ["0", "1"] for i in listed}  # raw + qfq, per instrument
 
     through_history = set()
     for day in DAYS:
@@ -139,8 +151,7 @@ def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_withi
             listed = [i for i in sim.market.listed() if i.is_etf is is_etf]
             _, klines, lists = _sync(sim, kind)
             assert lists == math.ceil(len(listed) / PAGE)
-            assert set(klines) == expected, day
-            assert set(klines.values()) <= {2}
+            assert klines == expected, day
             through_history |= set(klines)
 
     # Every scheduled action happened and was met: on its day, the day after, or after a skip.
@@ -150,10 +161,7 @@ def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_withi
     synced = list(Instrument.objects.values_list("symbol", flat=True))
     assert len(synced) == len([i for i in sim.market.instruments() if i.list_date <= TODAY]) - 2  # 2 delisted
     assert _wrong(client, sim, synced, "qfq") == []
-    # hfq may differ only where the qfq series cannot settle the terms: a stock's cash below
-    # its 0.01 quote (0.346 vs 0.35), an odd conversion ratio's last decimals.
-    unsettled = {symbol for symbol in synced if symbol.endswith((".SZ", ".SH")) and _odd_or_stock(sim, symbol)}
-    assert set(_wrong(client, sim, synced, "hfq")) <= unsettled
+    assert _wrong(client, sim, synced, "hfq") == []
 
 
 def _odd_or_stock(sim, symbol: str) -> bool:
