@@ -20,14 +20,16 @@ The reading that explains the longest run of days wins (ties: cash alone, a roun
 cash, an odd ratio), so the next ex-day begins where it stops. Prices are handled as integer
 ticks (``price × 10^decimals``) in numpy, screened in floats and verified in ``Decimal``: a
 backfill compares millions of prices. What qfq cannot settle (cash below a 0.01 quote, an odd
-ratio's last decimals) only hfq can: ``pin_with_hfq``, used by the audit.
+ratio's last decimals) only hfq can: ``pin_with_hfq``, used on an ex-day of the daily path and
+by the audit.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -432,20 +434,31 @@ PIN_OPTIONS = 5  # other values tried per action
 def pin_with_hfq(raw: PriceTicks, qfq: PriceTicks, hfq: PriceTicks, actions: Sequence[Action]) -> list[Action]:
     """Terms that reproduce the provider's qfq *and* hfq series, where qfq alone left a choice.
 
-    qfq cannot tell cash 0.346 from 0.35 on a stock quoted to 0.01, nor pin an odd
-    conversion ratio to its last decimals, and hfq multiplies every later price by them. hfq
-    of the days after an action depends on that action and the earlier ones only, so the
-    search goes forward: each action takes, in turn, the values its next hfq days allow
-    given the earlier choices (coarse values first), and a full choice is kept when qfq and
-    hfq both hold on every day. Without one (within ``MAX_PIN_TRIALS``), ``actions`` stay.
+    qfq cannot tell cash 0.346 from 0.35 on a stock quoted to 0.01 (it rounds the sums of later
+    cash, hfq those of earlier cash), nor a 1:1.5 bonus issue with 0.10 from 1:1.45 with 0.92,
+    nor pin an odd conversion ratio to its last decimals. Tried in turn, each verified on every
+    day of both series: ``pin_cash`` (every cash at once) with the ratios qfq read, then with
+    announced ratios near them, then with each action read as a share conversion at the ratios
+    both series allow; last a search forward (hfq of the days after an action depends on that
+    action and the earlier ones only): each action takes the values its next hfq days allow
+    given the earlier choices, coarse values first. Without a choice that fits (within
+    ``MAX_PIN_TRIALS``), ``actions`` stay.
     """
     actions = sorted(actions, key=lambda x: x.ex_date)
     if not actions or not mismatched_days(raw, hfq, actions, "hfq"):
         return list(actions)
+    for trial in _ratio_alternatives(actions):
+        solved = pin_cash(raw, qfq, hfq, trial)
+        if solved is not None:
+            return solved
     hdays, hp, h = _aligned(raw, hfq)
     seg_h = _segments(hdays, actions)
     days, p, q = _aligned(raw, qfq)
     seg_q = _segments(days, actions)
+    for trial in _as_conversions(actions, hp, h, seg_h, raw.decimals, (p, q, seg_q)):
+        solved = pin_cash(raw, qfq, hfq, trial)
+        if solved is not None:
+            return solved
     trials = 0
 
     def search(chosen: list[Action]) -> list[Action] | None:
@@ -470,6 +483,146 @@ def pin_with_hfq(raw: PriceTicks, qfq: PriceTicks, hfq: PriceTicks, actions: Seq
     return search([]) or list(actions)
 
 
+def _as_conversions(
+    actions: list[Action],
+    hp: np.ndarray,
+    h: np.ndarray,
+    seg_h: np.ndarray,
+    decimals: int,
+    qfq: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> Iterator[list[Action]]:
+    """``actions`` with one read as a share conversion (no cash) at each ratio both series allow:
+    at low prices qfq can read a conversion as cash (1.1107 at 0.27 as 0.029)."""
+    for k, action in enumerate(actions):
+        as_conversion = [*actions[:k], Action(action.ex_date, split_ratio=action.split_ratio), *actions[k + 1 :]]
+        for option in _candidates(as_conversion, k, hp, h, seg_h, decimals, qfq, odd=True)[:PIN_OPTIONS]:
+            yield [*actions[:k], option, *actions[k + 1 :]]
+
+
+RATIO_SPREAD = 0.1  # announced ratios this close to qfq's reading are tried too
+MAX_RATIO_TRIALS = 64
+
+
+def _ratio_alternatives(actions: list[Action]) -> list[list[Action]]:
+    """``actions``, then with other announced ratios near each split's: qfq can read a bonus issue
+    with cash as another one (1.45 with 0.92 for 1.5 with 0.10 reproduced every qfq day)."""
+    options = []
+    for action in actions:
+        near = [action]
+        if action.split_ratio != 1:
+            ratio = float(action.split_ratio)
+            near += [
+                Action(action.ex_date, action.cash, value)
+                for fv, value in ANNOUNCED_RATIOS
+                if abs(fv / ratio - 1) <= RATIO_SPREAD and value != action.split_ratio
+            ]
+            near.sort(key=lambda a: abs(float(a.split_ratio) / ratio - 1))
+        options.append(near)
+    return [list(combo) for combo in itertools.islice(itertools.product(*options), MAX_RATIO_TRIALS)]
+
+
+def _bounds(lows: np.ndarray, highs: np.ndarray) -> tuple[float, float]:
+    return (_max(lows), _min(highs)) if lows.size else (float("-inf"), float("inf"))
+
+
+def pin_cash(raw: PriceTicks, qfq: PriceTicks, hfq: PriceTicks, actions: Sequence[Action]) -> list[Action] | None:
+    """Every action's cash reproducing both series, the ex-days and ratios kept (None if none found).
+
+    With ``y_j = cash_j × ρ_j`` (``ρ_j``: the product of the earlier ratios), hfq's offset of
+    segment ``s`` is the prefix sum ``γ_s = Σ_{j<s} y_j`` and qfq's, times the product of all
+    ratios, is minus the suffix sum ``T − γ_s`` (``T = Σ y_j``): each series' days bound
+    ``γ_s`` (hfq) and ``T − γ_s`` (qfq) to an interval. Once ``T`` is chosen (the middle of what
+    every segment allows) the segments are independent: each cash takes a value on the
+    coarsest CNY grid that keeps ``γ_s`` inside both bounds, the last one lands ``T``. The
+    choice is then verified exactly on every day of both series.
+    """
+    actions = sorted(actions, key=lambda x: x.ex_date)
+    n, decimals = len(actions), raw.decimals
+    ratios = [float(a.split_ratio) for a in actions]
+    rho = [float(np.prod(ratios[:s])) for s in range(n + 1)]  # earlier ratios, per segment
+    total = rho[n]
+    hdays, hp, h = _aligned(raw, hfq)
+    days, p, q = _aligned(raw, qfq)
+    seg_h, seg_q = _segments(hdays, actions), _segments(days, actions)
+    gamma_bounds, rest_bounds = [], []  # γ_s from hfq; T − γ_s from qfq
+    for s in range(n + 1):
+        hp_s, h_s = hp[seg_h == s].astype(np.float64), h[seg_h == s].astype(np.float64)
+        gamma_bounds.append(_bounds(h_s - 0.5 - hp_s * rho[s], h_s + 0.5 - hp_s * rho[s]))
+        scale = total / rho[s]  # qfq of segment s: round(p / R_s + β_s), R_s = total / ρ_s
+        p_s, q_s = p[seg_q == s].astype(np.float64), q[seg_q == s].astype(np.float64)
+        low_b, high_b = _bounds(q_s - 0.5 - p_s / scale, q_s + 0.5 - p_s / scale)
+        rest_bounds.append((-total * high_b, -total * low_b))  # T − γ_s = −total × β_s
+    # No action before the first segment, none after the last: hfq and qfq are raw there.
+    if not (gamma_bounds[0][0] <= 0 < gamma_bounds[0][1] and rest_bounds[n][0] <= 0 <= rest_bounds[n][1]):
+        return None
+    gamma_bounds[0], rest_bounds[n] = (0.0, 0.0), (0.0, 0.0)
+    t_lo, t_hi = _total_bounds(gamma_bounds, rest_bounds)
+    if not (np.isfinite(t_lo) and np.isfinite(t_hi)) or t_lo > t_hi + EPS:
+        return None
+    for share in (0.5, 0.25, 0.75, 0.1, 0.9):
+        target = t_lo + (t_hi - t_lo) * share
+        chosen = _cash_towards(target, gamma_bounds, rest_bounds, rho, actions, decimals)
+        if (
+            chosen is not None
+            and not mismatched_days(raw, hfq, chosen, "hfq")
+            and not mismatched_days(raw, qfq, chosen, "qfq")
+        ):
+            return chosen
+    return None
+
+
+def _total_bounds(gammas: list[tuple[float, float]], rest_bounds: list[tuple[float, float]]) -> tuple[float, float]:
+    """Where ``T`` may lie: ``γ_s + (T − γ_s)`` for every segment (``γ_0 = 0``, ``γ_n = T``)."""
+    sums = [(g[0] + r[0], g[1] + r[1]) for g, r in zip(gammas, rest_bounds, strict=True)]
+    return max(low for low, _ in sums), min(high for _, high in sums)
+
+
+def _cash_towards(
+    target: float,
+    gamma_bounds: list[tuple[float, float]],
+    rest_bounds: list[tuple[float, float]],
+    rho: list[float],
+    actions: list[Action],
+    decimals: int,
+) -> list[Action] | None:
+    """Cash values (forward, one per action) keeping each ``γ_s`` inside both bounds for ``T =
+    target``; the last one brings ``T`` inside every qfq bound given the ``γ_s`` chosen."""
+    n = len(actions)
+    gamma, gammas, chosen = 0.0, [0.0], []
+    for j in range(n):
+        if j < n - 1:
+            low = max(gamma_bounds[j + 1][0], target - rest_bounds[j + 1][1])
+            high = min(gamma_bounds[j + 1][1], target - rest_bounds[j + 1][0])
+        else:  # T itself: inside hfq's last bound, qfq's first, and T − γ_s's for the γ_s chosen
+            low, high = _total_bounds([(g, g) for g in gammas] + [gamma_bounds[n]], rest_bounds)
+        cash = _cash_between((low - gamma) / rho[j], (high - gamma) / rho[j], decimals)
+        if cash is None:
+            return None
+        chosen.append(Action(actions[j].ex_date, cash, actions[j].split_ratio))
+        gamma += float(cash.scaleb(decimals)) * rho[j]
+        gammas.append(gamma)
+    return chosen
+
+
+def _cash_between(low: float, high: float, decimals: int) -> Decimal | None:
+    """A cash value (CNY) in ``[low, high]`` ticks: 0, else on the coarsest grid within the middle
+    half of the interval, else the 0.0001 value nearest its middle (slack for the rest)."""
+    low = max(low, 0.0)
+    if low > high + EPS:
+        return None
+    if low <= EPS:
+        return Decimal(0).quantize(Decimal(1).scaleb(-CASH_PLACES))
+    middle, quarter = (low + high) / 2, (high - low) / 4
+    for places in (2, 3, CASH_PLACES):
+        grid = 10 ** (decimals - places)
+        units = round(middle / grid)
+        for step in (0, -1, 1):
+            tick = (units + step) * grid
+            if (places == CASH_PLACES and low - EPS <= tick <= high + EPS) or abs(tick - middle) <= quarter:
+                return Decimal(int(units + step)).scaleb(-places).quantize(Decimal(1).scaleb(-CASH_PLACES))
+    return None
+
+
 def _candidates(
     actions: list[Action],
     k: int,
@@ -478,20 +631,25 @@ def _candidates(
     seg_h: np.ndarray,
     decimals: int,
     qfq: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    *,
+    odd: bool = False,
 ) -> list[Action]:
-    """Values of action ``k``'s cash (or odd ratio) the hfq days after it allow, through the
-    earlier actions' map (``x * ratio + cash`` must round right), coarse values first.
+    """Values of action ``k``'s cash (or odd ratio; ``odd``: read its ratio as one) the hfq days
+    after it allow, through the earlier actions' map (``x * ratio + cash`` must round right),
+    coarse values first.
 
     Cash is read from the days up to the next action only (later cash shifts the same
     prices, so their days say nothing of this one alone); an odd ratio from every later day
-    (a ratio scales them all), each carried back through the later actions as they stand,
-    and also from the qfq days before it (``qfq``: raw ticks, qfq ticks, segments).
+    (a ratio scales them all), each carried back through the later actions as they stand.
+    Both are also read from the qfq days before it (``qfq``: raw ticks, qfq ticks, segments):
+    cash values both series allow come first (hfq and qfq round the sums of cash from opposite
+    ends, so the value hfq alone prefers may break qfq), then the rest hfq allows.
     """
     action = actions[k]
     ratio, cash = _ticks_map(action, decimals)
     fr, fc = float(ratio), float(cash)
     fa, fb = (float(v) for v in _maps(actions[:k], decimals, "hfq")[-1])
-    odd = not (ratio == ratio.to_integral_value() or _small_fraction(ratio))
+    odd = odd or not (ratio == ratio.to_integral_value() or _small_fraction(ratio))
     xs, rows_h = [], []
     for s in range(k + 1, len(actions) + 1 if odd else k + 2):
         rows = seg_h == s
@@ -502,7 +660,12 @@ def _candidates(
     low_h, high_h = (hh - 0.5 - fb) / fa, (hh + 0.5 - fb) / fa
     if not odd:
         lo, hi = _max(low_h - x * fr), _min(high_h - x * fr)
-        return [Action(action.ex_date, v, action.split_ratio) for v in _grid_values(lo, hi, decimals) if v >= 0]
+        values = _grid_values(lo, hi, decimals)
+        if qfq is not None:  # values the qfq days before it allow too (given the later actions) come first
+            q_lo, q_hi = _qfq_cash_bounds(actions, k, decimals, qfq)
+            both = _grid_values(max(lo, q_lo), min(hi, q_hi), decimals, closed=True)
+            values = both + [v for v in values if v not in both]
+        return [Action(action.ex_date, v, action.split_ratio) for v in values if v >= 0]
     with np.errstate(divide="ignore", invalid="ignore"):
         lo, hi = _max((low_h - fc) / x), _min((high_h - fc) / x)
         if qfq is not None:  # and (y - cash) / ratio must round right through the later actions
@@ -522,8 +685,29 @@ def _candidates(
     return found
 
 
-def _grid_values(lo: float, hi: float, decimals: int, limit: int = 8) -> list[Decimal]:
-    """Cash values (CNY) in ``[lo, hi)`` ticks on the 0.01, 0.001 and 0.0001 grids, nearest the middle first."""
+def _qfq_cash_bounds(
+    actions: list[Action], k: int, decimals: int, qfq: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[float, float]:
+    """Ticks of action ``k``'s cash that the qfq days before it allow, through the other actions
+    as they stand: ``later((y - cash) / ratio)`` must round to the provider's qfq."""
+    p, q, seg_q = qfq
+    fr = float(actions[k].split_ratio)
+    later = _maps(actions[k + 1 :], decimals, "qfq")[0]
+    lo, hi = float("-inf"), float("inf")
+    for s in range(k + 1):
+        rows = seg_q == s
+        a, b = _maps(actions[s:k], decimals, "qfq")[0]
+        y = p[rows] * float(a) + float(b)
+        low_q, high_q = _preimage(q[rows].astype(np.float64), *later)
+        # (y - c) / r in [low, high)  <=>  c in (y - r * high, y - r * low]
+        lo, hi = max(lo, _max(y - fr * high_q)), min(hi, _min(y - fr * low_q))
+    return lo, hi
+
+
+def _grid_values(lo: float, hi: float, decimals: int, limit: int = 8, *, closed: bool = False) -> list[Decimal]:
+    """Cash values (CNY) in ``[lo, hi)`` ticks (``closed``: ``[lo, hi]``, where bounds of both
+    series meet: hfq's include their low end, qfq's their high end) on the 0.01, 0.001 and
+    0.0001 grids, nearest the middle first."""
     if lo > hi + EPS or hi - lo > 50 or not np.isfinite(lo + hi):
         return []
     values: list[Decimal] = []
@@ -533,7 +717,7 @@ def _grid_values(lo: float, hi: float, decimals: int, limit: int = 8) -> list[De
         base = round(middle / grid)
         for step in sorted(range(-limit, limit + 1), key=abs):
             tick = (base + step) * grid
-            if lo - EPS <= tick < hi - EPS:
+            if lo - EPS <= tick and (tick <= hi + EPS if closed else tick < hi - EPS):
                 value = Decimal(int(base + step)).scaleb(-places).quantize(Decimal(1).scaleb(-CASH_PLACES))
                 if value not in values:
                     values.append(value)

@@ -118,6 +118,7 @@ class FakeProvider(MarketDataProvider):
         self.today = today
         self.stats = RequestStats()
         self.failing: set[str] = set()
+        self.failing_series: set[tuple[str, Adjust]] = set()  # one series of one instrument refused
         self.unavailable = False
         self.list_fails = False
         self.history_requests: list[tuple[str, dt.date | None, dt.date | None]] = []
@@ -162,7 +163,7 @@ class FakeProvider(MarketDataProvider):
         with self._lock:
             requests = self.history_requests if adjust == Adjust.NONE else self.adjusted_requests
             requests.append((symbol.canonical, start, end))
-        if symbol.canonical in self.failing:
+        if symbol.canonical in self.failing or (symbol.canonical, adjust) in self.failing_series:
             with self._lock:
                 self.stats.failures += 1
             raise TransientError("HTTP 502 after 5 attempts", host="fake", symbol=symbol.canonical, status=502)

@@ -9,16 +9,16 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from etfs.calendar import SHANGHAI, trading_days
-from etfs.providers.base import PriceTicks
+from etfs.providers.base import Adjust, PriceTicks
 from etfs.symbols import parse_symbol
 from etfs.sync.actions import Findings, derive_action, record_actions, snap_ratio
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from etfs.sync.steps import find_actions
 from etfs.tests.factories import InstrumentFactory
-from etfs.tests.fake_provider import FakeInstrument, FakeProvider, fake_market, make_bars, qfq_bar
+from etfs.tests.fake_provider import FakeInstrument, FakeProvider, fake_market, hfq_bar, make_bars, qfq_bar
 from prices.adjustments import Action, PriceAdjuster
-from prices.models import CorporateAction, DailyBar, time_to_trading_date
+from prices.models import CorporateAction, DailyBar, time_to_trading_date, trading_date_to_time
 
 DAY = dt.date(2024, 6, 3)
 
@@ -128,7 +128,7 @@ def test_qfq_from_stored_actions_equals_the_provider_rule():
 
 
 @pytest.mark.django_db
-def test_snapshot_ex_day_costs_the_raw_and_the_qfq_request_only():
+def test_snapshot_ex_day_costs_the_qfq_and_the_hfq_request_only():
     market = fake_market(today=dt.date(2024, 5, 17))
     run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 5, 20)
@@ -137,8 +137,94 @@ def test_snapshot_ex_day_costs_the_raw_and_the_qfq_request_only():
     run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
 
     after = (len(market.history_requests), len(market.adjusted_requests), market.list_requests)
-    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
-    assert market.history_requests[-1][0] == market.adjusted_requests[-1][0] == "510300.SH"
+    assert [b - a for a, b in zip(before, after, strict=True)] == [0, 2, 1]  # raw is stored; today's bar is the list's
+    assert {request[0] for request in market.adjusted_requests[before[1] :]} == {"510300.SH"}
+
+
+@pytest.mark.django_db
+def test_snapshot_ex_day_writes_the_lists_bar():
+    market = fake_market(today=dt.date(2024, 5, 17))
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    market.today = dt.date(2024, 5, 20)
+
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+
+    stored = DailyBar.objects.get(instrument__symbol="510300.SH", time=trading_date_to_time(dt.date(2024, 5, 20)))
+    truth = market.visible("510300.SH")[-1]
+    assert (stored.open, stored.high, stored.low, stored.close, stored.volume) == (
+        truth.open,
+        truth.high,
+        truth.low,
+        truth.close,
+        truth.volume,
+    )
+
+
+def _sub_tick_cash_stock(cash: dict[dt.date, str], today: dt.date) -> FakeProvider:
+    """A stock quoted to 0.01 paying cash in 0.001 (0.346): qfq rounds the sums of later cash to a
+    cent, hfq those of earlier cash, so the qfq series alone cannot tell 0.346 from 0.35."""
+    truth = [Action(day, cash=Decimal(value)) for day, value in cash.items()]
+    bars = make_bars(trading_days(dt.date(2023, 1, 3), dt.date(2024, 7, 5)), base="25.00", decimals=2, seed=5)
+    stock = FakeInstrument(parse_symbol("600000.SH"), "浦发银行", bars, is_etf=False, decimals=2, actions=truth)
+    return FakeProvider([stock], today=today)
+
+
+def _wrong_hfq_days(market: FakeProvider, symbol: str) -> list[dt.date]:
+    item = market.instruments[symbol]
+    adjuster = PriceAdjuster(
+        [Action(a.ex_date, a.cash, a.split_ratio) for a in CorporateAction.objects.filter(instrument__symbol=symbol)],
+        "hfq",
+        item.decimals,
+    )
+    done = [a for a in item.actions if a.ex_date <= market.today]
+    return [
+        bar.day
+        for bar in market.visible(symbol)
+        if adjuster.price(bar.day, bar.close) != hfq_bar(bar, done, item.decimals).close
+    ]
+
+
+@pytest.mark.django_db
+def test_backfill_leaves_hfq_open_where_the_qfq_series_cannot_settle_sub_tick_cash():
+    # Two requests (raw, qfq) cannot pin three series: the cash sums round one way in qfq, the other in hfq.
+    cash = {dt.date(2023, 6, 1): "0.346", dt.date(2024, 1, 10): "0.346"}
+    market = _sub_tick_cash_stock(cash, today=dt.date(2024, 6, 28))
+
+    run_sync("stocks", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+
+    assert _wrong_hfq_days(market, "600000.SH")
+    assert len(market.adjusted_requests) == 1
+
+
+@pytest.mark.django_db
+def test_next_ex_day_on_the_snapshot_path_pins_hfq_of_the_whole_history():
+    cash = {dt.date(2023, 6, 1): "0.346", dt.date(2024, 1, 10): "0.346", dt.date(2024, 7, 1): "0.344"}
+    market = _sub_tick_cash_stock(cash, today=dt.date(2024, 6, 28))
+    run_sync("stocks", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    market.today = dt.date(2024, 7, 1)
+
+    run_sync("stocks", provider=market, now=dt.datetime(2024, 7, 1, 16, tzinfo=SHANGHAI))
+
+    assert _wrong_hfq_days(market, "600000.SH") == []
+    assert [a.ex_date for a in CorporateAction.objects.order_by("ex_date")] == list(cash)
+
+
+@pytest.mark.django_db
+def test_snapshot_ex_day_without_the_hfq_series_keeps_the_qfq_terms():
+    market = fake_market(today=dt.date(2024, 5, 17))
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    market.today = dt.date(2024, 5, 20)
+    market.failing_series.add(("510300.SH", Adjust.HFQ))
+
+    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+
+    action = CorporateAction.objects.get()
+    assert (action.ex_date, action.cash, action.source) == (
+        dt.date(2024, 5, 20),
+        Decimal("0.05"),
+        CorporateAction.Source.PROVIDER,
+    )
+    assert DailyBar.objects.filter(instrument__symbol="510300.SH", time=trading_date_to_time(dt.date(2024, 5, 20)))
 
 
 def test_qfq_series_recovers_a_bonus_issue_with_cash():
@@ -166,6 +252,6 @@ def test_new_ex_day_with_cash_and_bonus_shares_is_settled_by_the_qfq_series():
 
     action = CorporateAction.objects.get()
     assert (action.ex_date, action.cash, action.split_ratio) == (ex_day, Decimal("0.15"), Decimal("1.5"))
-    # Both whole series: a new ex-day can reveal the exact terms of older ones.
-    assert market.adjusted_requests[-1] == ("600519.SH", dt.date(2024, 2, 1), None)
-    assert market.history_requests[-1] == ("600519.SH", None, ex_day)
+    # Both whole adjusted series (a new ex-day can reveal the exact terms of older ones); raw is stored.
+    assert market.adjusted_requests[-2:] == [("600519.SH", dt.date(2024, 2, 1), None)] * 2
+    assert market.history_requests[-1] == ("600519.SH", None, dt.date(2024, 6, 28))  # the backfill's

@@ -19,6 +19,7 @@ from prices.adjustments import Action
 from prices.models import CorporateAction
 
 DAYS = trading_days(dt.date(2024, 1, 2), dt.date(2024, 6, 28))
+DAYS_2023 = trading_days(dt.date(2023, 1, 3), dt.date(2024, 7, 1))
 
 
 def hfq_bar(bar: BarRecord, actions: list[Action], decimals: int) -> BarRecord:
@@ -121,6 +122,54 @@ def test_hfq_pins_a_stocks_cash_below_its_quote():
     pinned = pin_with_hfq(raw, qfq, hfq, found)
 
     assert mismatched_days(raw, qfq, pinned, "qfq") == mismatched_days(raw, hfq, pinned, "hfq") == []
+
+
+def _pinned_wrong(truth: list[Action], **kwargs) -> tuple[int, int, int]:
+    """Days hfq gets wrong with qfq's terms, and days qfq and hfq get wrong once pinned."""
+    raw, qfq, hfq = series(truth, **kwargs)
+    found = find_actions(raw, qfq)
+    pinned = pin_with_hfq(raw, qfq, hfq, found)
+    return (
+        len(mismatched_days(raw, hfq, found, "hfq")),
+        len(mismatched_days(raw, qfq, pinned, "qfq")),
+        len(mismatched_days(raw, hfq, pinned, "hfq")),
+    )
+
+
+YEARS = trading_days(dt.date(2019, 1, 3), dt.date(2024, 7, 1))
+
+
+def test_hfq_pins_cash_whose_sums_round_apart_in_the_two_series():
+    # qfq rounds 0.346 and 0.346 + 0.346 (later cash), hfq 0.346 and the same sum from the other end.
+    truth = [Action(dt.date(2023, 6, 1), cash=Decimal("0.346")), Action(dt.date(2024, 1, 10), cash=Decimal("0.346"))]
+
+    wrong_before, *after = _pinned_wrong(truth, base="25.00", decimals=2, seed=5, days=DAYS_2023)
+
+    assert wrong_before and after == [0, 0]
+
+
+def test_hfq_pins_many_sub_tick_cash_payments_at_once():
+    days = [dt.date(2019, 6, 3), dt.date(2020, 6, 1), dt.date(2021, 6, 1), dt.date(2022, 6, 1), dt.date(2023, 6, 1)]
+    truth = [
+        Action(day, cash=Decimal(c)) for day, c in zip(days, ("0.272", "0.859", "0.791", "0.687", "0.367"), strict=True)
+    ]
+
+    wrong_before, *after = _pinned_wrong(truth, base="25.00", decimals=2, seed=7, days=YEARS)
+
+    assert wrong_before and after == [0, 0]
+
+
+def test_hfq_tells_a_bonus_issue_from_another_ratio_with_more_cash():
+    # 1:1.5 with 0.10 and 1:1.45 with 0.92 give the same qfq on every day here; hfq tells them apart.
+    truth = [
+        Action(dt.date(2019, 4, 9), cash=Decimal("0.426")),
+        Action(dt.date(2022, 9, 22), cash=Decimal("0.1"), split_ratio=Decimal("1.5")),
+        Action(dt.date(2024, 3, 15), cash=Decimal("0.714")),
+    ]
+
+    wrong_before, *after = _pinned_wrong(truth, base="25.00", decimals=2, seed=3, days=YEARS)
+
+    assert wrong_before and after == [0, 0]
 
 
 @pytest.mark.django_db
