@@ -110,9 +110,13 @@ def find_actions(
     See ``_walk`` for the method. An odd conversion ratio read from the days up to the
     previous ex-day only may still miss a day further back (every earlier day is divided
     by it): then it is re-read from every earlier day, given the other actions, and the walk
-    repeated with it as known.
+    repeated with it as known; where no reading fits the days before an earlier ex-day at
+    all, it is re-read across its interval first (``_unstick``).
     """
-    found = _walk(raw, qfq, later=later, known=known, outliers=outliers)
+    try:
+        found = _walk(raw, qfq, later=later, known=known, outliers=outliers)
+    except _Stuck as stuck:
+        found = _unstick(raw, qfq, stuck, later=later, known=known, outliers=outliers)
     if not any(_is_odd(a.split_ratio) for a in found) or not mismatched_days(raw, qfq, [*found, *later], "qfq"):
         return found
     refined = _refine_odd_ratios(raw, qfq, found, later)
@@ -189,6 +193,7 @@ def _walk(
     a, b = compose_later(later, decimals)
     known_by_day = sorted(known, key=lambda x: x.ex_date)
     found: list[Action] = []
+    odd_bounds: dict[dt.date, tuple[float, float]] = {}  # the interval each odd ratio found allows
     stop = len(days) - 1
     while True:
         j = _first_mismatch(p, q, a, b, stop)
@@ -199,17 +204,8 @@ def _walk(
                 outliers.append(days[j])
             stop = j - 1
             continue
-        if j < len(days) - 1:
-            ex_day = days[j + 1]
-        else:
-            # Actions after the last raw day (the provider's qfq reaches further): they apply
-            # to every compared day as one, dated on the provider's next day; the next
-            # comparison that covers those days replaces it with the real ones.
-            beyond = [day for day in qfq.days if day > days[-1]]
-            if not beyond:
-                raise SeriesMismatch(f"the adjusted price of {days[j]} does not follow the actions after it")
-            ex_day = beyond[0]
-        solved, start = _solve(p, q, j, a, b, decimals)
+        ex_day = _ex_day_after(days, j, qfq)
+        solved, start, bounds = _solve(p, q, j, a, b, decimals)
         mine = [k for k in known_by_day if days[j] < k.ex_date <= ex_day] if j < len(days) - 1 else []
         chosen = solved
         if len(mine) == 1:
@@ -218,13 +214,198 @@ def _walk(
                 chosen = mine[0]
             ex_day = mine[0].ex_date  # the stored day (a curator's, maybe without a bar) stays
         if chosen is None:
-            raise SeriesMismatch(f"no cash or ratio explains the adjusted prices before {ex_day}")
+            raise _Stuck(f"no cash or ratio explains the adjusted prices before {ex_day}", found, odd_bounds, days[j])
         if chosen is solved:
             chosen = Action(ex_day, chosen.cash, chosen.split_ratio)
+            if bounds is not None:
+                odd_bounds[ex_day] = bounds
         found.append(chosen)
         a, b = _step(a, b, chosen, decimals)
         stop = j
     return sorted(found, key=lambda x: x.ex_date)
+
+
+def _ex_day_after(days: list[dt.date], j: int, qfq: PriceTicks) -> dt.date:
+    """The ex-day just after compared day ``j``: the next compared day, or past the last one
+    (the provider's qfq reaches further) the provider's next day — actions after the last raw
+    day apply to every compared day as one there; the next comparison covering those days
+    replaces it with the real ones."""
+    if j < len(days) - 1:
+        return days[j + 1]
+    beyond = [day for day in qfq.days if day > days[-1]]
+    if not beyond:
+        raise SeriesMismatch(f"the adjusted price of {days[j]} does not follow the actions after it")
+    return beyond[0]
+
+
+class _Stuck(SeriesMismatch):
+    """No reading fits the days before an ex-day; what the walk had found by then."""
+
+    def __init__(
+        self, message: str, found: list[Action], odd_bounds: dict[dt.date, tuple[float, float]], day: dt.date
+    ) -> None:
+        super().__init__(message)
+        self.found = list(found)
+        self.odd_bounds = dict(odd_bounds)
+        self.day = day  # the last day no reading fits
+
+
+def _unstick(
+    raw: PriceTicks,
+    qfq: PriceTicks,
+    stuck: _Stuck,
+    *,
+    later: Sequence[Action],
+    known: Sequence[Action],
+    outliers: list[dt.date] | None,
+) -> list[Action]:
+    """The walk again with an odd ratio it found re-read, when the days before it fit nothing.
+
+    An odd ratio is the middle of what the days up to the previous ex-day allow; a reverse
+    conversion (0.38) multiplies every earlier price by 2.6, so a hair off that middle can leave
+    no cash on the grid for an earlier segment. The stuck segment then picks the ratio: for
+    each cash value on the grid, the ratios its days allow (``_ratios_for_cash``); the days
+    before the odd action are walked again with each, and a walk stuck further back narrows
+    the interval again. Raises ``stuck`` when none fits every day.
+    """
+    days, p, q = _aligned(raw, qfq)
+    for odd in sorted(stuck.found, key=lambda x: x.ex_date):
+        if odd.ex_date not in stuck.odd_bounds:
+            continue
+        found = _unstick_one(raw, qfq, (days, p, q), stuck, odd, later=later, known=known)
+        if found is not None:
+            before, trial, seen = found
+            if outliers is not None:
+                outliers.extend(seen)
+            return sorted([*before, *trial], key=lambda x: x.ex_date)
+    raise stuck
+
+
+def _unstick_one(
+    raw: PriceTicks,
+    qfq: PriceTicks,
+    aligned: tuple[list[dt.date], np.ndarray, np.ndarray],
+    stuck: _Stuck,
+    odd: Action,
+    *,
+    later: Sequence[Action],
+    known: Sequence[Action],
+) -> tuple[list[Action], list[Action], list[dt.date]] | None:
+    days, p, q = aligned
+    after = [x for x in stuck.found if x.ex_date > odd.ex_date]
+    cut = bisect.bisect_left(raw.days, odd.ex_date)
+    tail = PriceTicks(raw.days[cut:], raw.ticks[cut:], raw.decimals)
+    head = PriceTicks(raw.days[:cut], raw.ticks[:cut], raw.decimals)
+    bounds = stuck.odd_bounds[odd.ex_date]
+    # Days before the odd action (cash alone between) map as (p − S) · scale / ratio + b.
+    a_low, b = compose_later([*later, Action(odd.ex_date, odd.cash, Decimal(repr(bounds[0]))), *after], raw.decimals)
+    scale, offset = float(a_low) * bounds[0], float(b)
+    wall = stuck.day
+    for _ in range(ODD_RETRIES):
+        rows = _stuck_rows(p, q, bisect.bisect_right(days, wall), scale, bounds)
+        moved = False
+        for low, high in _ratios_for_cash(p[rows], q[rows], scale, offset, bounds, raw.decimals)[:ODD_CANDIDATES]:
+            ratio = Decimal(repr((low + high) / 2)).quantize(Decimal(1).scaleb(-RATIO_PLACES))
+            trial = [Action(odd.ex_date, odd.cash, ratio), *after]
+            if mismatched_days(tail, qfq, [*trial, *later], "qfq"):
+                continue
+            seen: list[dt.date] = []
+            try:
+                return _walk(head, qfq, later=[*trial, *later], known=known, outliers=seen), trial, seen
+            except _Stuck as again:
+                if again.day < wall and not any(x.split_ratio != 1 for x in again.found):
+                    wall, bounds, moved = again.day, (low, high), True
+                    break
+            except SeriesMismatch:
+                continue
+        if not moved:
+            return None
+    return None
+
+
+def _ratios_for_cash(
+    p: np.ndarray, q: np.ndarray, scale: float, offset: float, bounds: tuple[float, float], decimals: int
+) -> list[tuple[float, float]]:
+    """Ratio intervals inside ``bounds`` that let the days ``p``/``q`` of one segment follow
+    ``(p − S) · scale / ratio + offset`` for a cash sum ``S`` on the 0.0001 grid, coarse sums first.
+
+    ``(p − S) · scale / r + offset ∈ [q − ½, q + ½)``  ⇔  ``r ∈ ((p − S) · scale / (q + ½ − offset),
+    (p − S) · scale / (q − ½ − offset)]``."""
+    p, q = p.astype(np.float64), q.astype(np.float64)
+    middle = sum(bounds) / 2
+    # the cash sum the middle ratio suggests, in ticks
+    estimate = float(np.median(p - (q - offset) * middle / scale)) if len(p) else 0.0
+    grid = 10 ** (decimals - CASH_PLACES)
+    found: list[tuple[int, tuple[float, float]]] = []
+    for step in range(-ODD_CASH_STEPS, ODD_CASH_STEPS + 1):
+        units = round(estimate / grid) + step
+        cash = units * grid
+        upper, lower = q + 0.5 - offset, q - 0.5 - offset
+        if np.any(lower <= 0):
+            continue
+        low = max(bounds[0], float(np.max((p - cash) * scale / upper)))
+        high = min(bounds[1], float(np.min((p - cash) * scale / lower)))
+        if low < high:
+            coarse = next(
+                k for k, places in enumerate((2, 3, CASH_PLACES)) if units % 10 ** (CASH_PLACES - places) == 0
+            )
+            found.append((coarse, (low, high)))
+    return [interval for _, interval in sorted(found, key=lambda x: x[0])]
+
+
+ODD_CANDIDATES = 12  # cash sums tried per stuck segment
+ODD_CASH_STEPS = 200  # grid steps each side of the cash the middle ratio suggests
+ODD_RETRIES = 8
+
+
+def _stuck_rows(p: np.ndarray, q: np.ndarray, end: int, scale: float, bounds: tuple[float, float]) -> slice:
+    """The longest run of days up to ``end`` that still leaves room for a cash at some ratio in
+    ``bounds`` (the stuck segment; crossing into an earlier one adds that one's cash as well)."""
+    low, high = 1, end
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _ratio_room(p, q, [slice(end - middle, end)], scale, bounds) is None:
+            high = middle - 1
+        else:
+            low = middle
+    return slice(end - low, end)
+
+
+def _ratio_room(
+    p: np.ndarray, q: np.ndarray, segments: list[slice], scale: float, bounds: tuple[float, float]
+) -> tuple[float, float] | None:
+    """The ratios in ``bounds`` for which every segment of cash alone before the odd action
+    still has room for a cash: its days map as ``(p − cash) · scale / ratio + B``, so the
+    cash interval they allow is ``min(p − (q − ½) r / scale) − max(p − (q + ½) r / scale)`` wide
+    (``B`` cancels), concave in the ratio: its non-negative part is an interval, found by a
+    ternary search for the top and bisections for the edges."""
+    lo, hi = bounds
+    for rows in segments:
+        pr, qr = p[rows].astype(np.float64), q[rows].astype(np.float64)
+
+        def room(ratio: float, pr: np.ndarray = pr, qr: np.ndarray = qr) -> float:
+            inverse = ratio / scale
+            return float(np.min(pr - (qr - 0.5) * inverse) - np.max(pr - (qr + 0.5) * inverse))
+
+        top_lo, top_hi = lo, hi
+        for _ in range(80):
+            m1, m2 = top_lo + (top_hi - top_lo) / 3, top_hi - (top_hi - top_lo) / 3
+            top_lo, top_hi = (m1, top_hi) if room(m1) < room(m2) else (top_lo, m2)
+        top = (top_lo + top_hi) / 2
+        if room(top) < 0:
+            return None
+        lo, hi = _edge(room, lo, top), _edge(room, hi, top)
+    return lo, hi
+
+
+def _edge(room, outside: float, inside: float) -> float:
+    """Where ``room`` turns non-negative between ``outside`` and ``inside`` (``room(inside) >= 0``)."""
+    if room(outside) >= 0:
+        return outside
+    for _ in range(80):
+        middle = (outside + inside) / 2
+        outside, inside = (outside, middle) if room(middle) >= 0 else (middle, inside)
+    return inside
 
 
 def _step(a: Decimal, b: Decimal, action: Action, decimals: int) -> tuple[Decimal, Decimal]:
@@ -280,7 +461,9 @@ def _rank(action: Action, *, odd: bool = False) -> int:
     return 3 if cash == cash.quantize(Decimal("0.001")) else 5
 
 
-def _solve(p: np.ndarray, q: np.ndarray, j: int, a: Decimal, b: Decimal, decimals: int) -> tuple[Action | None, int]:
+def _solve(
+    p: np.ndarray, q: np.ndarray, j: int, a: Decimal, b: Decimal, decimals: int
+) -> tuple[Action | None, int, tuple[float, float] | None]:
     """Terms of the action just after day ``j``, and the oldest index its segment reaches.
 
     Every candidate reading is scored by how many days back it explains, on a growing
@@ -293,7 +476,7 @@ def _solve(p: np.ndarray, q: np.ndarray, j: int, a: Decimal, b: Decimal, decimal
     center = (low[0, 3] + high[0, 3]) / 2
     estimate = seg_p[0, 3] / center if center > 0 else 1.0
     live: list[Decimal | None] = [*_ratio_candidates(estimate), None]  # None: an odd ratio
-    scored: dict[Decimal | None, tuple[int, int, Action]] = {}
+    scored: dict[Decimal | None, tuple[int, int, Action, tuple[float, float] | None]] = {}
     size = 64
     while live:
         n = min(size, len(seg_p))
@@ -307,27 +490,28 @@ def _solve(p: np.ndarray, q: np.ndarray, j: int, a: Decimal, b: Decimal, decimal
         live = [r for r in live if r in scored and scored[r][0] == n] if n < len(seg_p) else []
         size *= 4
     if not scored:
-        return None, j
-    alive, _, action = max(scored.values(), key=lambda found: found[:2])
+        return None, j, None
+    alive, _, action, bounds = max(scored.values(), key=lambda found: found[:2])
     start = j - alive + 1
     # Verify exactly; a float screening error near a boundary shortens the segment instead.
     ka, kb = _step(a, b, action, decimals)
     bad = _first_mismatch(p, q, ka, kb, j, start)
     if bad == j:
-        return None, j
-    return action, start if bad is None else bad + 1
+        return None, j, None
+    return action, start if bad is None else bad + 1, bounds
 
 
 def _reading(
     ratio: Decimal | None, seg_p: np.ndarray, low: np.ndarray, high: np.ndarray, decimals: int
-) -> tuple[int, int, Action] | None:
-    """``(days explained, -rank, action)`` for one candidate ratio (None: any odd ratio)."""
+) -> tuple[int, int, Action, tuple[float, float] | None] | None:
+    """``(days explained, -rank, action, the interval of an odd ratio)`` for one candidate ratio
+    (None: any odd ratio)."""
     if ratio is None:
         odd = _odd_ratio(seg_p, low, high)
         if odd is None:
             return None
         action = Action(dt.date.min, split_ratio=odd[1])
-        return odd[0], -_rank(action, odd=True), action
+        return odd[0], -_rank(action, odd=True), action, odd[2]
     fr = float(ratio)
     # (p - c) / r in [low, high)  <=>  c in (p - high * r, p - low * r]
     lo_c, hi_c = seg_p - high * fr, seg_p - low * fr
@@ -338,7 +522,7 @@ def _reading(
     if cash is None or cash < 0:
         return None
     action = Action(dt.date.min, cash=cash, split_ratio=ratio)
-    return alive, -_rank(action), action
+    return alive, -_rank(action), action, None
 
 
 def _pick_cash(low: float, high: float, decimals: int) -> Decimal | None:
@@ -358,7 +542,7 @@ def _pick_cash(low: float, high: float, decimals: int) -> Decimal | None:
     return None
 
 
-def _odd_ratio(seg_p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, Decimal] | None:
+def _odd_ratio(seg_p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[int, Decimal, tuple[float, float]] | None:
     """A pure conversion ``p / r`` at any ratio: the interval of ratios every price allows;
     ``(days explained, ratio)``. A round value (up to 4 decimals) inside it is taken, else
     its middle to ``RATIO_PLACES``: real conversion ratios carry nine or ten decimals
@@ -376,9 +560,9 @@ def _odd_ratio(seg_p: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[in
     for places in range(0, 5):
         value = _simplest(lo, hi, places)
         if value is not None:
-            return alive, value
+            return alive, value, (lo, hi)
     middle = Decimal(repr((lo + hi) / 2)).quantize(Decimal(1).scaleb(-RATIO_PLACES), rounding=ROUND_HALF_UP)
-    return (alive, middle) if middle > 0 else None
+    return (alive, middle, (lo, hi)) if middle > 0 else None
 
 
 # --- the backward-adjusted (hfq) series: pinning what qfq leaves open --------------------------

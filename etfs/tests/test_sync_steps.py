@@ -124,6 +124,25 @@ def test_hfq_pins_a_stocks_cash_below_its_quote():
     assert mismatched_days(raw, qfq, pinned, "qfq") == mismatched_days(raw, hfq, pinned, "hfq") == []
 
 
+def test_a_reverse_conversion_read_a_hair_off_is_re_read_from_the_days_before_it():
+    # 1:0.380231127 after cash payments: the middle of what the days up to the previous cash
+    # allow is off by 2e-7, and every earlier price, multiplied by 2.6, then fits no cash.
+    scheduled = (
+        ScheduledAction("510300", dt.date(2022, 11, 4), cash_share=Decimal("0.025")),
+        ScheduledAction("510300", dt.date(2023, 5, 26), split_ratio=Decimal("0.380231127"), trades=False),
+        ScheduledAction("510300", dt.date(2024, 2, 7), cash_share=Decimal("0.02")),
+    )
+    market = SimMarket(
+        SimConfig(n_etfs=1, n_stocks=0, years=3, today=dt.date(2024, 6, 28), seed=1, scheduled=scheduled)
+    )
+    raw, qfq = (PriceTicks.from_bars(market.bars("510300.SH", adjust), 3) for adjust in ("none", "qfq"))
+
+    found = find_actions(raw, qfq)
+
+    assert mismatched_days(raw, qfq, found, "qfq") == []
+    assert len(found) == len(market.instrument("510300.SH").actions)
+
+
 def _pinned_wrong(truth: list[Action], **kwargs) -> tuple[int, int, int]:
     """Days hfq gets wrong with qfq's terms, and days qfq and hfq get wrong once pinned."""
     raw, qfq, hfq = series(truth, **kwargs)
