@@ -366,7 +366,7 @@ def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.
 
 
 def _evidence(
-    provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks, *, hfq: bool | None = None
+    provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks, *, hfq: bool = False
 ) -> Findings | None:
     """The ex-days the provider's qfq series shows over ``raw``'s days (None: no evidence).
 
@@ -374,10 +374,10 @@ def _evidence(
     are kept where they still explain the series. If the qfq request fails, a snapshot
     hint is kept as unconfirmed, and stored actions stay as they are.
 
-    ``hfq``: also read the provider's hfq series and pin the terms with it (True: always;
-    None: when a stored instrument's series shows an ex-day not stored yet — a gap with an
-    ex-day, the one case where raw, qfq and hfq all have to be read; False: never, a
-    backfill's two requests are raw and qfq).
+    The provider's hfq series is read too, and the terms pinned with it, when ``hfq`` (the
+    snapshot path's ex-day) or when a stored instrument's series shows an ex-day not stored
+    yet (a gap holding an ex-day: the one case that reads raw, qfq and hfq). A backfill's two
+    requests stay raw and qfq.
     """
     fallback = Findings([job.hint], Source.SNAPSHOT) if job.hint is not None else None
     if len(raw) < 2:
@@ -407,7 +407,7 @@ def _evidence(
         logger.warning("%s: raw and qfq prices disagree on %s alone (a bad row, not an ex-day)", job.symbol, outliers)
     if later:  # already known: only what lies inside the range is news
         actions = [a for a in actions if a.ex_date <= job.end]
-    elif hfq or (hfq is None and not job.new and _news(actions, job.known)):
+    elif hfq or (not job.new and _news(actions, job.known)):
         actions = _pinned(provider, symbol, job, raw, qfq, actions)
     return Findings(actions, Source.PROVIDER, window=(raw.days[0], raw.days[-1]))
 
