@@ -144,10 +144,10 @@ def test_snapshot_ex_day_costs_the_qfq_and_the_hfq_request_only():
 @pytest.mark.django_db
 def test_snapshot_ex_day_writes_the_lists_bar():
     market = fake_market(today=dt.date(2024, 5, 17))
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 5, 20)
 
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
 
     stored = DailyBar.objects.get(instrument__symbol="510300.SH", time=trading_date_to_time(dt.date(2024, 5, 20)))
     truth = market.visible("510300.SH")[-1]
@@ -190,7 +190,7 @@ def test_backfill_leaves_hfq_open_where_the_qfq_series_cannot_settle_sub_tick_ca
     cash = {dt.date(2023, 6, 1): "0.346", dt.date(2024, 1, 10): "0.346"}
     market = _sub_tick_cash_stock(cash, today=dt.date(2024, 6, 28))
 
-    run_sync("stocks", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("stocks"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
 
     assert _wrong_hfq_days(market, "600000.SH")
     assert len(market.adjusted_requests) == 1
@@ -200,10 +200,10 @@ def test_backfill_leaves_hfq_open_where_the_qfq_series_cannot_settle_sub_tick_ca
 def test_next_ex_day_on_the_snapshot_path_pins_hfq_of_the_whole_history():
     cash = {dt.date(2023, 6, 1): "0.346", dt.date(2024, 1, 10): "0.346", dt.date(2024, 7, 1): "0.344"}
     market = _sub_tick_cash_stock(cash, today=dt.date(2024, 6, 28))
-    run_sync("stocks", provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("stocks"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 7, 1)
 
-    run_sync("stocks", provider=market, now=dt.datetime(2024, 7, 1, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("stocks"), provider=market, now=dt.datetime(2024, 7, 1, 16, tzinfo=SHANGHAI))
 
     assert _wrong_hfq_days(market, "600000.SH") == []
     assert [a.ex_date for a in CorporateAction.objects.order_by("ex_date")] == list(cash)
@@ -212,11 +212,11 @@ def test_next_ex_day_on_the_snapshot_path_pins_hfq_of_the_whole_history():
 @pytest.mark.django_db
 def test_snapshot_ex_day_without_the_hfq_series_keeps_the_qfq_terms():
     market = fake_market(today=dt.date(2024, 5, 17))
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 17, 16, tzinfo=SHANGHAI))
     market.today = dt.date(2024, 5, 20)
     market.failing_series.add(("510300.SH", Adjust.HFQ))
 
-    run_sync("etfs", provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
+    run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 5, 20, 16, tzinfo=SHANGHAI))
 
     action = CorporateAction.objects.get()
     assert (action.ex_date, action.cash, action.source) == (
