@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from etfs.providers.base import RequestStats
 from etfs.providers.errors import (
@@ -38,7 +40,7 @@ from etfs.providers.errors import (
     TransientError,
     UnknownInstrument,
 )
-from etfs.providers.sharedlimit import budget, shared_window
+from etfs.providers.sharedlimit import MAX_TAKE_LAG, SharedWindow, Ticket, budget, shared_window
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +266,96 @@ def decode_body(content: bytes) -> str:
         return content.decode("gb18030", errors="replace")
 
 
+class BudgetGate:
+    """A host's entry in the machine's shared budget, taken for one request right before its bytes
+    are written and confirmed right after (``sharedlimit``: the invariant).
+
+    ``HostClient`` hands its gate to the connection of the request it sends (``sending``); the
+    connection calls ``take`` once it is connected and ``sent`` once ``endheaders`` has written
+    the request (a GET is its headers). A connect therefore never holds an entry.
+    """
+
+    def __init__(
+        self,
+        window: SharedWindow,
+        rate: Callable[[], float],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.window = window
+        self._rate = rate
+        self._clock = clock
+        self._sleep = sleep
+
+    def take(self, host: str = "") -> Ticket:
+        """Wait for an entry and hold it; gives back one that took longer than ``MAX_TAKE_LAG`` to get."""
+        while True:
+            cap, window = budget(self._rate())
+            asked = self._clock()
+            wait, ticket = self.window.take(cap, window)
+            if ticket is not None:
+                if self._clock() - asked <= MAX_TAKE_LAG:
+                    return ticket
+                self.window.release(ticket)  # held too long before writing: the entry may have expired
+                continue
+            if stop_requests.is_set():
+                raise ProviderUnavailable("not sent: the run is being interrupted", host=host)
+            self._sleep(wait)
+
+    def sent(self, ticket: Ticket) -> None:
+        self.window.sent(ticket)
+
+
+_sending = threading.local()  # the gate of the request this thread is sending (``HostClient._attempt``)
+
+
+class _BudgetedSend:
+    """urllib3's connection, taking the shared budget's entry between connecting and writing."""
+
+    sock: Any
+    connect: Callable[[], None]
+
+    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
+        gate: BudgetGate | None = getattr(_sending, "gate", None)
+        if gate is None:
+            return super().endheaders(message_body, encode_chunked=encode_chunked)  # type: ignore[misc]
+        if self.sock is None:
+            self.connect()  # before the entry: a slow connect must not hold it
+        ticket = gate.take(getattr(_sending, "host", ""))
+        try:
+            return super().endheaders(message_body, encode_chunked=encode_chunked)  # type: ignore[misc]
+        finally:
+            gate.sent(ticket)  # also after a failed write: some bytes may have left
+
+
+class BudgetedHTTPConnection(_BudgetedSend, HTTPConnection):
+    pass
+
+
+class BudgetedHTTPSConnection(_BudgetedSend, HTTPSConnection):
+    pass
+
+
+class BudgetedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = BudgetedHTTPConnection
+
+
+class BudgetedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = BudgetedHTTPSConnection
+
+
+class BudgetedAdapter(HTTPAdapter):
+    """``HTTPAdapter`` whose pools make ``Budgeted*Connection``s."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": BudgetedHTTPConnectionPool,
+            "https": BudgetedHTTPSConnectionPool,
+        }
+
+
 class HostClient:
     """Every request to one host goes through here: one pooled session, pacing, retries, breaker.
 
@@ -290,10 +382,11 @@ class HostClient:
         self.limiter = shared_rate_limiter(host, options.rate_limit)
         # The budget this host shares with the machine's other processes (None: this process only).
         self.shared = shared_window(host) if options.rate_limit > 0 else None
+        self.gate = BudgetGate(self.shared, lambda: self.limiter.rate, sleep=sleep) if self.shared else None
         self.breaker = CircuitBreaker(options.breaker_threshold, options.breaker_cooldown)
         self.session = requests.Session()
         self.session.headers.update({**BROWSER_HEADERS, **(headers or {})})
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=options.concurrency, max_retries=0)
+        adapter = BudgetedAdapter(pool_connections=1, pool_maxsize=options.concurrency, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -333,6 +426,8 @@ class HostClient:
                 count(self.stats, "failures")  # not the host's fault: the breaker stays as it is
                 logger.warning("no network: not retrying %s", self.host)
                 raise
+            except ProviderUnavailable:  # the run is being interrupted (``BudgetGate``): nothing was sent
+                raise
             except ProviderError as exc:
                 count(self.stats, "failures")
                 self.breaker.record_failure(exc)
@@ -347,21 +442,15 @@ class HostClient:
         raise error
 
     def _pace(self) -> None:
-        """Wait for this thread's slot in the process, then for a start in the machine's budget."""
+        """Wait for this thread's slot in the process (the machine's budget is taken at the write)."""
         self.limiter.acquire()
-        if self.shared is None:
-            return
-        cap, window = budget(self.limiter.rate)
-        while (wait := self.shared.try_start(cap, window)) > 0:
-            if stop_requests.is_set():
-                return  # the caller raises before sending
-            self._sleep(wait)
 
     def _attempt(
         self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, *, binary: bool = False
     ) -> T:
         context: dict[str, Any] = {"host": self.host, "symbol": symbol}
         timeout = (self.options.connect_timeout, self.options.read_timeout)
+        _sending.gate, _sending.host = self.gate, self.host
         try:
             response = self.session.get(url, params=params, timeout=timeout)
         except requests.Timeout as exc:
@@ -375,6 +464,8 @@ class HostClient:
             raise TransientError(f"connection failed: {_root_cause(exc)}", **context) from exc
         except requests.RequestException as exc:
             raise ProviderError(f"request could not be sent: {exc}", **context) from exc
+        finally:
+            _sending.gate = None
         status = response.status_code
         text = decode_body(response.content)
         snippet = " ".join(text[:SNIPPET_CHARS].split())
