@@ -1,14 +1,20 @@
 """What the shared per-host request budget (``etfs/providers/sharedlimit.py``) costs, and whether
 it holds with two syncs at once.
 
-1. Overhead: starts per second through each budget, alone (one thread, a budget so large that
-   nobody waits): the in-process ``RateLimiter`` every process has anyway, then the machine's
-   file budget, the PostgreSQL budget (one function call per start, on a throw-away local
+1. Overhead: starts per second through each budget (a take and its confirmation), alone (one
+   thread, a budget so large that nobody waits): the in-process ``RateLimiter`` every process
+   has anyway, then the machine's file budget, the PostgreSQL budget (one function call per start, on a throw-away local
    cluster) and the Redis budget (a Lua script on a throw-away local ``redis-server``).
 2. Two syncs at once (``manage.py sync_etfs`` and ``sync_stocks`` in child processes) against
    the simulator, which answers 429 above ``--host-rps`` in any second; each sync is set to
    ``--rate``. For each sharing mode: the busiest one-second window the host saw (its own
    arrival times), its 429s, requests and wall time. ``off`` is the control.
+3. Where the time goes between a start and the host's count (``--lag-requests`` requests from 8
+   threads of this process through ``HostClient`` and the file budget at ``--rate``, all times
+   on ``CLOCK_MONOTONIC``, the simulator's arrival stamp included): when the request was handed
+   to ``requests`` (where the old budget had recorded its start), when it took its entry (right
+   before the write), when the write was confirmed, and when the host stamped it. Run it with
+   other work on the machine (the CPU burners of ``--burn``) to see the load's share.
 
 Prints one JSON line per measurement. Needs postgresql-15 and redis-server (Debian packages).
 """
@@ -83,9 +89,99 @@ def overhead(count: int, redis_url: str, directory: Path) -> None:
     }
     takes = {"in-process RateLimiter": RateLimiter(1e9).acquire}
     for name, window in windows.items():
-        takes[name] = lambda w=window: w.try_start(cap, window_seconds)
+        takes[name] = lambda w=window: w.sent(w.take(cap, window_seconds)[1])
     for name, take in takes.items():
         print(json.dumps({"measure": "overhead", "budget": name, "starts": count, **starts_per_second(take, count)}))
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    pick = lambda q: round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 2)  # noqa: E731
+    return {"p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99), "max_ms": round(values[-1] * 1000, 2)}
+
+
+def lag(args, directory: Path) -> None:
+    """Per request: handed to ``requests`` (the old budget's start), asked, taken, sent, arrival."""
+    import threading
+
+    from etfs.providers.base import RequestStats
+    from etfs.providers.http import BudgetGate, ClientOptions, HostClient
+    from etfs.providers.sharedlimit import FileWindow
+    from etfs.simulator.market import SimConfig
+    from etfs.simulator.server import run_simulator
+
+    marks: dict[int, dict[str, float]] = {}
+    local = threading.local()
+
+    class Recording(FileWindow):
+        def take(self, cap, window):
+            marks[local.n].setdefault("asked", time.monotonic())
+            wait, ticket = super().take(cap, window)
+            if ticket is not None:
+                marks[local.n]["taken"] = ticket.taken
+            return wait, ticket
+
+        def sent(self, ticket):
+            super().sent(ticket)
+            marks[local.n]["sent"] = time.monotonic()  # just after the file's own reading: an upper bound
+
+    config = SimConfig(n_etfs=20, n_stocks=0, years=1, today=TODAY, seed=3, latency=0.03)
+    with run_simulator(config) as sim:
+        host = sim.base_url.removeprefix("http://")
+        options = ClientOptions(rate_limit=args.rate, concurrency=8, max_attempts=1)
+        client = HostClient(host, options, RequestStats())
+        client.gate = BudgetGate(Recording(host, directory / "lag"), lambda: args.rate)
+        (directory / "lag").mkdir()
+        get = client.session.get
+
+        def recorded_get(*args, **kwargs):  # where the old budget recorded the start: right before this
+            marks[local.n]["paced"] = time.monotonic()
+            return get(*args, **kwargs)
+
+        client.session.get = recorded_get  # type: ignore[method-assign]
+        numbers = iter(range(args.lag_requests))
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    n = next(numbers, None)
+                if n is None:
+                    return
+                local.n, marks[n] = n, {}
+                client.get(sim.kline_url, {"secid": "1.510300", "klt": 101, "fqt": 0, "n": n}, parse=len)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for entry in sim.requests():
+            marks[int(entry.query["n"])]["arrival"] = entry.time
+        client.close()
+    rows = list(marks.values())
+    spans = {
+        "handed_to_first_ask (urllib3, connect)": [m["asked"] - m["paced"] for m in rows],
+        "taken_to_sent (an entry's hold)": [m["sent"] - m["taken"] for m in rows],
+        # The old budget recorded the start before requests and then waited for nothing more:
+        # its start-to-arrival was this code's path without the wait for an entry.
+        "old start to arrival": [(m["asked"] - m["paced"]) + (m["arrival"] - m["taken"]) for m in rows],
+        "taken_to_arrival": [m["arrival"] - m["taken"] for m in rows],
+        "sent_to_arrival (network + host stamping)": [m["arrival"] - m["sent"] for m in rows],
+    }
+    for name, values in spans.items():
+        print(json.dumps({"measure": "lag", "span": name, "requests": len(values), **_quantiles(values)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "measure": "lag",
+                "busiest_second_host": busiest_window([m["arrival"] for m in rows]),
+                "busiest_second_sends": busiest_window([m["sent"] for m in rows]),
+                "setting": args.rate,
+            }
+        ),
+        flush=True,
+    )
 
 
 def two_syncs(args, database_url: str, redis_url: str, directory: Path) -> None:
@@ -155,6 +251,9 @@ def main() -> int:
     parser.add_argument("--host-rps", type=int, default=20, help="the simulated host's limit per second")
     parser.add_argument("--etfs", type=int, default=60)
     parser.add_argument("--stocks", type=int, default=60)
+    parser.add_argument("--lag-requests", type=int, default=400)
+    parser.add_argument("--only", default="overhead,lag,syncs", help="comma list: overhead, lag, syncs")
+    parser.add_argument("--burn", type=int, default=0, help="CPU-bound processes to run beside the measurements")
     args = parser.parse_args()
 
     from tools.dbservers import postgres_cluster
@@ -172,8 +271,19 @@ def main() -> int:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)
-            overhead(args.starts, redis_url, directory)
-            two_syncs(args, url, redis_url, directory)
+            burners = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(args.burn)]
+            try:
+                only = set(args.only.split(","))
+                if "overhead" in only:
+                    overhead(args.starts, redis_url, directory)
+                if "lag" in only:
+                    lag(args, directory)
+                if "syncs" in only:
+                    two_syncs(args, url, redis_url, directory)
+            finally:
+                for burner in burners:
+                    burner.kill()
+                    burner.wait()
             from etfs.providers.sharedlimit import DatabaseWindow
 
             DatabaseWindow.close_connections()

@@ -165,6 +165,15 @@ class FileWindow:
         def work(fd: int, now: float) -> tuple[float, Ticket | None]:
             header = os.pread(fd, _HEADER.size, 0)
             paused, stored_cap, first = _HEADER.unpack(header) if len(header) == _HEADER.size else (0.0, 0, 0)
+            if stored_cap == cap and paused <= now:  # the oldest taken first: when nobody waits, it is free
+                first %= cap
+                offset = _HEADER.size + first * _ENTRY.size
+                raw = os.pread(fd, _ENTRY.size, offset)
+                oldest = _ENTRY.unpack(raw) if len(raw) == _ENTRY.size else (math.inf, math.inf)
+                if oldest[0] <= now and choose([oldest], now, window)[0] == 0:
+                    os.pwrite(fd, _ENTRY.pack(now, math.inf), offset)
+                    os.pwrite(fd, _HEADER.pack(paused, cap, (first + 1) % cap), 0)
+                    return 0.0, Ticket(first, now)
             raw = os.pread(fd, _ENTRY.size * cap, _HEADER.size)
             entries = list(_ENTRY.iter_unpack(raw)) if len(raw) == _ENTRY.size * cap else []
             # A new file, another cap, or times from a previous boot's clock: start afresh.

@@ -235,7 +235,7 @@ def _two_syncs(db, sim, sharing: str, **extra: str) -> list[subprocess.Popen]:
     return [db.start(command, "--now", NOW, **env) for command in ("sync_etfs", "sync_stocks")]
 
 
-def _limited_host(n_etfs: int = 8, n_stocks: int = 8):
+def _limited_host(n_etfs: int = 12, n_stocks: int = 12):  # ~50 requests: 8 s at once even if one starts late
     return run_simulator(
         SimConfig(n_etfs=n_etfs, n_stocks=n_stocks, years=1, today=TODAY, seed=3, latency=0.01, rps_limit=HOST_LIMIT)
     )
