@@ -25,9 +25,11 @@ Two bounds remain, stated rather than hidden:
   window; it is no longer spent on our own scheduling.
 - A process killed between taking and confirming leaves an entry that counts as sent
   ``PENDING_EXPIRY`` seconds after it was taken (a dead sync cannot block the host's budget
-  for ever). A live request never holds an entry that long before writing: one that finds
-  more than ``MAX_TAKE_LAG`` seconds between asking and holding its entry gives it back unsent
-  and asks again.
+  for ever). A live request that finds more than ``MAX_TAKE_LAG`` seconds between asking and
+  holding its entry gives it back unsent and asks again; the guarantee assumes no live process
+  is then stalled for the remaining 9 s between that check and its write returning.
+- The database's ``clock_timestamp()`` and Redis's ``TIME`` are wall clocks: a step of the
+  server's clock (not NTP's slewing) during a window shifts it by that step.
 
 A caller that may not take an entry yet is told how long to wait and asks again.
 
