@@ -81,10 +81,10 @@ CROSS JOIN LATERAL (
     WHERE extract(isodow FROM date '2016-12-01' + k) < 6
     LIMIT {per}
 ) days;
-INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at)
-SELECT i.id, date '2019-06-03', 0.05, 1, 'derived', now() FROM etfs_instrument i;
-INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at)
-SELECT i.id, date '2023-03-01', 0, 2, 'derived', now() FROM etfs_instrument i;
+INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at, updated_at)
+SELECT i.id, date '2019-06-03', 0.05, 1, 'derived', now(), now() FROM etfs_instrument i;
+INSERT INTO prices_corporateaction (instrument_id, ex_date, cash, split_ratio, source, created_at, updated_at)
+SELECT i.id, date '2023-03-01', 0, 2, 'derived', now(), now() FROM etfs_instrument i;
 VACUUM ANALYZE;
 """
 

@@ -179,9 +179,7 @@ class InstrumentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Instrument, form: Any, change: bool) -> None:  # noqa: FBT001 (Django's signature)
         """Lock every curatable field the curator changed, so the next sync keeps their value."""
-        edited = [name for name in form.changed_data if name in Instrument.CURATABLE_FIELDS]
-        if edited and "locked_fields" not in form.changed_data:
-            obj.lock(*edited)
+        obj.lock_edited(form.changed_data)
         super().save_model(request, obj, form, change)
 
     def change_view(

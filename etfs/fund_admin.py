@@ -39,9 +39,7 @@ def lock_edited_facts(formset: Any) -> None:
     for form in formset.forms:
         if not form.has_changed() or form.cleaned_data.get("DELETE"):
             continue
-        edited = [name for name in form.changed_data if name in FundProfile.CURATABLE_FIELDS]
-        if edited and "locked_fields" not in form.changed_data:
-            form.instance.lock(*edited)
+        form.instance.lock_edited(form.changed_data)
 
 
 class FundCategoryFilter(admin.SimpleListFilter):
@@ -62,7 +60,7 @@ class FundCompanyFilter(InputFilter):
     inputs = (("fund_company", "Company (part of the name)", "text"),)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Instrument]) -> QuerySet[Instrument]:
-        value = self.used_parameters.get("fund_company")
+        value = self.value("fund_company")
         return queryset.filter(fund__fund_company__icontains=value) if value else queryset
 
 
@@ -73,7 +71,7 @@ class TrackingIndexFilter(InputFilter):
     inputs = (("tracking_index", "Index code or name", "text"),)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Instrument]) -> QuerySet[Instrument]:
-        value = self.used_parameters.get("tracking_index")
+        value = self.value("tracking_index")
         if not value:
             return queryset
         return queryset.filter(

@@ -9,7 +9,7 @@ with the unit NAV of the same day, as the API does (``prices.fund_queries``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,7 +75,8 @@ def _xs(count: int) -> list[float]:
     return [LEFT + i * plot / (count - 1) for i in range(count)]
 
 
-def _scale(values: list[float], top: float, height: float):
+def _scale(values: list[float], top: float, height: float) -> tuple[Callable[[float], float], float, float]:
+    """``(y of a value, low, high)``: ``values`` with 5 % padding mapped onto ``top``..``top + height``."""
     low, high = min(values), max(values)
     pad = (high - low) * 0.05 or max(abs(high) * 0.01, 0.01)
     low, high = low - pad, high + pad
@@ -101,20 +102,22 @@ def _empty(css_class: str, label: str, text: str) -> SafeString:
     )
 
 
-def _grid(y_of, low: float, high: float, digits: int, top_label: str = "") -> str:
+def _grid(y_of: Callable[[float], float], low: float, high: float, text: Callable[[float], str]) -> str:
+    """Five horizontal grid lines from ``low`` to ``high``, each labelled on the left with ``text(value)``."""
     parts = []
     for step in range(5):
         value = low + (high - low) * step / 4
         y = y_of(value)
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.2f}" y2="{y:.2f}" stroke="#eee"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.2f}" text-anchor="end" fill="#555">{value:.{digits}f}{top_label}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.2f}" text-anchor="end" fill="#555">{text(value)}</text>'
         )
     return "".join(parts)
 
 
 def _polyline(css_class: str, xs: list[float], ys: list[float | None], colour: str) -> str:
-    runs, current = [], []
+    runs: list[list[str]] = []
+    current: list[str] = []
     for x, y in zip(xs, ys, strict=True):
         if y is None:
             if current:
@@ -148,7 +151,7 @@ def render_nav_chart(data: FundChartData) -> SafeString:
     xs = _xs(len(rows))
     values = [float(r.unit_nav) for r in rows] + [float(r.close) for r in rows if r.close is not None]
     y_of, low, high = _scale(values, TOP, MAIN_HEIGHT)
-    body = _grid(y_of, low, high, 3)
+    body = _grid(y_of, low, high, lambda value: f"{value:.3f}")
     body += _polyline("chart-nav", xs, [y_of(float(r.unit_nav)) for r in rows], NAV_COLOUR)
     closes = [None if r.close is None else y_of(float(r.close)) for r in rows]
     body += _polyline("chart-close", xs, closes, CLOSE_COLOUR)
@@ -159,7 +162,8 @@ def render_nav_chart(data: FundChartData) -> SafeString:
         extent = max(max(abs(p) for p in known), 0.01)
         zero = sub_top + SUB_HEIGHT / 2
         width = max(min((WIDTH - LEFT - RIGHT) / len(rows) * 0.7, 10), 0.6)
-        up, down = [], []
+        up: list[str] = []
+        down: list[str] = []
         for x, p in zip(xs, premiums, strict=True):
             if p is None:
                 continue
@@ -201,13 +205,7 @@ def render_shares_chart(data: FundChartData) -> SafeString:
         return _empty("shares-chart", label, "No shares stored for this range yet.")
     xs = _xs(len(rows))
     y_of, low, high = _scale([float(s) for _, s, _ in rows], TOP, MAIN_HEIGHT)
-    body = "".join(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y_of(low + (high - low) * k / 4):.2f}" '
-        f'y2="{y_of(low + (high - low) * k / 4):.2f}" stroke="#eee"/>'
-        f'<text x="{LEFT - 6}" y="{y_of(low + (high - low) * k / 4) + 4:.2f}" text-anchor="end" fill="#555">'
-        f"{_short(low + (high - low) * k / 4)}</text>"
-        for k in range(5)
-    )
+    body = _grid(y_of, low, high, _short)
     body += _polyline("chart-shares", xs, [y_of(float(s)) for _, s, _ in rows], CLOSE_COLOUR)
     aums = [float(a) if a is not None else None for _, _, a in rows]
     known = [a for a in aums if a is not None]

@@ -1,8 +1,8 @@
 """Fund facts of an ETF (tracking index, manager, custodian, fees, category, T+0) and sync cursors.
 
 Facts come from the fund hosts (East Money's fund profile page, the SSE and SZSE fund lists)
-and are refreshed weekly; a curator's edit locks the field (``locked_fields``), exactly as
-``Instrument.locked_fields`` does for the instrument itself.
+and are refreshed weekly; a curator's edit locks the field (``locked_fields``), by the same
+rule as the instrument's own fields (``etfs.curation.Curated``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import datetime as dt
 from typing import Any
 
 from django.db import models
+
+from etfs.curation import Curated
 
 
 class FundCategory(models.TextChoices):
@@ -64,7 +66,7 @@ def category_from_type(fund_type: str, *names: str) -> str:
     return FundCategory.EQUITY
 
 
-class FundProfile(models.Model):
+class FundProfile(Curated, models.Model):
     """The facts of one ETF as a fund. ``instrument.list_date`` is its listing date."""
 
     CURATABLE_FIELDS = (
@@ -107,24 +109,9 @@ class FundProfile(models.Model):
     def __str__(self) -> str:
         return f"fund facts of {self.instrument_id}"
 
-    def is_locked(self, field: str) -> bool:
-        return field in (self.locked_fields or [])
-
-    def lock(self, *fields: str) -> None:
-        unknown = set(fields) - set(self.CURATABLE_FIELDS)
-        if unknown:
-            raise ValueError(f"cannot lock {sorted(unknown)}; curatable fields are {self.CURATABLE_FIELDS}")
-        self.locked_fields = sorted(set(self.locked_fields or []) | set(fields))
-
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
-        """Set provider values except locked ones (T+0 follows the category); return what changed."""
-        changed = []
-        for field, value in values.items():
-            if self.is_locked(field) or value in (None, ""):
-                continue
-            if getattr(self, field) != value:
-                setattr(self, field, value)
-                changed.append(field)
+        """Set provider values except locked and empty ones (T+0 follows the category); return what changed."""
+        changed = self.set_unlocked({field: value for field, value in values.items() if value not in (None, "")})
         if self.category and not self.is_locked("t0") and self.t0 != t0_for(self.category):
             self.t0 = t0_for(self.category)
             changed.append("t0")

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from etfs.curation import Curated
 from etfs.names import name_initials, normalise_name
 from etfs.symbols import Symbol
 
@@ -50,7 +51,7 @@ class InstrumentQuerySet(models.QuerySet["Instrument"]):
         raise ValueError(f"unknown instrument kind {kind!r} (expected 'etfs' or 'stocks')")
 
 
-class Instrument(models.Model):
+class Instrument(Curated, models.Model):
     """A listed security. ``symbol`` (``510300.SH``) is the identity everyone shares.
 
     ``locked_fields`` names fields a curator decided by hand (``is_etf``, ``name``, …);
@@ -137,27 +138,12 @@ class Instrument(models.Model):
             return SyncRun.Kind.STOCKS
         return None
 
-    def is_locked(self, field: str) -> bool:
-        return field in (self.locked_fields or [])
-
-    def lock(self, *fields: str) -> None:
-        unknown = set(fields) - set(self.CURATABLE_FIELDS)
-        if unknown:
-            raise ValueError(f"cannot lock {sorted(unknown)}; curatable fields are {self.CURATABLE_FIELDS}")
-        self.locked_fields = sorted(set(self.locked_fields or []) | set(fields))
-
     def apply_provider_values(self, values: dict[str, Any]) -> list[str]:
         """Set provider-reported values except locked ones; return the names that changed.
 
         A changed name refreshes its search columns at once (bulk creates skip ``save``);
         ``save(update_fields=[..., "name"])`` writes them along."""
-        changed = []
-        for field, value in values.items():
-            if self.is_locked(field):
-                continue
-            if getattr(self, field) != value:
-                setattr(self, field, value)
-                changed.append(field)
+        changed = self.set_unlocked(values)
         if "name" in changed:
             self.refresh_search_fields()
         return changed

@@ -8,7 +8,7 @@ instrument, and a default ordering an index serves (newest first).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 
 from etfs.symbols import parse_symbol
 from prices import quarantine
-from prices.models import BarQuerySet, BarRevision, CorporateAction, DailyBar, QuarantinedBar
+from prices.models import BarRevision, CorporateAction, DailyBar, DayQuerySet, QuarantinedBar
 
 
 class CappedCountPaginator(Paginator):
@@ -41,6 +41,18 @@ class CappedCountPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.CAP
+
+
+def _stored_text(field: str) -> Callable[[Any, DailyBar], str]:
+    """A bar list column showing ``field`` as its stored decimal text ("-" when empty): Django's
+    number formatting fails on a NaN an earlier version stored."""
+
+    @admin.display(description=field)
+    def column(_admin: Any, obj: DailyBar) -> str:
+        value = getattr(obj, field)
+        return "-" if value is None else str(value)
+
+    return column
 
 
 class InputFilter(admin.ListFilter):
@@ -109,7 +121,7 @@ class TradingDateFilter(InputFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         start = _parse_date(self.value("date_from"))
         end = _parse_date(self.value("date_to"))
-        return cast(BarQuerySet, queryset).between(start, end) if (start or end) else queryset
+        return cast(DayQuerySet, queryset).between(start, end) if (start or end) else queryset
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -144,26 +156,11 @@ class DailyBarAdmin(admin.ModelAdmin):
     def trading_date(self, obj: DailyBar) -> dt.date:
         return obj.trading_date
 
-    # The stored decimal text: Django's number formatting fails on a NaN an earlier version stored.
-    @admin.display(description="open")
-    def open_(self, obj: DailyBar) -> str:
-        return str(obj.open)
-
-    @admin.display(description="high")
-    def high_(self, obj: DailyBar) -> str:
-        return str(obj.high)
-
-    @admin.display(description="low")
-    def low_(self, obj: DailyBar) -> str:
-        return str(obj.low)
-
-    @admin.display(description="close")
-    def close_(self, obj: DailyBar) -> str:
-        return str(obj.close)
-
-    @admin.display(description="amount")
-    def amount_(self, obj: DailyBar) -> str:
-        return "-" if obj.amount is None else str(obj.amount)
+    open_ = _stored_text("open")
+    high_ = _stored_text("high")
+    low_ = _stored_text("low")
+    close_ = _stored_text("close")
+    amount_ = _stored_text("amount")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # bars come from the sync only

@@ -12,46 +12,22 @@ with every revision of a close, a NAV or a share count.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db import models
 from django.db.models import Q
-from timescale.db.models.fields import TimescaleDateTimeField
 
-from prices.models import DecimalSpec, time_to_trading_date, trading_date_to_time
+from prices.models import DecimalSpec, TradingDayRow, day_index, one_row_per_day
 
 # NAVs are published to 4 decimals (East Money's DWJZ/LJJZ); room for 10^10.
 NAV: DecimalSpec = {"max_digits": 14, "decimal_places": 4}
-CHUNK_INTERVAL = "365 days"
 
 
-class FundDayQuerySet(models.QuerySet):
-    def for_instrument(self, instrument_id: int) -> FundDayQuerySet:
-        return self.filter(instrument_id=instrument_id)
+class FundDay(TradingDayRow):
+    """What every per-fund, per-day table shares: the instrument and the day (``TradingDayRow``)."""
 
-    def between(self, start: dt.date | None = None, end: dt.date | None = None) -> FundDayQuerySet:
-        qs = self
-        if start is not None:
-            qs = qs.filter(time__gte=trading_date_to_time(start))
-        if end is not None:
-            qs = qs.filter(time__lt=trading_date_to_time(end + dt.timedelta(days=1)))
-        return qs
-
-
-class FundDay(models.Model):
-    """What every per-fund, per-day table shares: the instrument and the day."""
-
-    time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
     instrument = models.ForeignKey("etfs.Instrument", on_delete=models.CASCADE, related_name="+", db_index=False)
 
-    objects = FundDayQuerySet.as_manager()
-
-    class Meta:
+    class Meta(TradingDayRow.Meta):
         abstract = True
-
-    @property
-    def trading_date(self) -> dt.date:
-        return time_to_trading_date(self.time)
 
 
 class FundNav(FundDay):
@@ -66,13 +42,12 @@ class FundNav(FundDay):
         **NAV, null=True, blank=True, help_text="累计净值; empty when the host had not filled it yet"
     )
 
-    class Meta:
-        ordering = ["instrument", "time"]
+    class Meta(FundDay.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "time"], name="fundnav_instrument_time_uniq"),
+            one_row_per_day("fundnav"),
             models.CheckConstraint(condition=Q(unit_nav__gt=0), name="fundnav_unit_positive"),
         ]
-        indexes = [models.Index(fields=["time"], name="fundnav_time_idx")]
+        indexes = [day_index("fundnav")]
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.trading_date} NAV={self.unit_nav}"
@@ -87,13 +62,12 @@ class FundShares(FundDay):
 
     shares = models.BigIntegerField(help_text="On-exchange shares outstanding")
 
-    class Meta:
-        ordering = ["instrument", "time"]
+    class Meta(FundDay.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "time"], name="fundshares_instrument_time_uniq"),
+            one_row_per_day("fundshares"),
             models.CheckConstraint(condition=Q(shares__gte=0), name="fundshares_nonneg"),
         ]
-        indexes = [models.Index(fields=["time"], name="fundshares_time_idx")]
+        indexes = [day_index("fundshares")]
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.trading_date} shares={self.shares}"
@@ -113,10 +87,9 @@ class FundQuote(FundDay):
         max_digits=10, decimal_places=4, null=True, blank=True, help_text="East Money f402 (%), sign undocumented"
     )
 
-    class Meta:
-        ordering = ["instrument", "time"]
+    class Meta(FundDay.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "time"], name="fundquote_instrument_time_uniq"),
+            one_row_per_day("fundquote"),
         ]
 
     def __str__(self) -> str:

@@ -15,11 +15,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import Max
 
 from etfs.calendar import previous_trading_day
-from prices.fund_models import FundNav, FundShares
+from prices.fund_models import FundDay, FundNav, FundShares
 from prices.models import DailyBar, time_to_trading_date, trading_date_to_time
 
 PREMIUM_QUANTUM = Decimal("0.000001")
@@ -107,42 +108,32 @@ class FundLatest:
     aum: Decimal | None  # shares × unit NAV, CNY
 
 
+def _last_times(model: type[FundDay | DailyBar], instrument_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """Each instrument's last stored day in ``model`` (its ``time``), in one query."""
+    last = (
+        model.objects.filter(instrument_id__in=list(instrument_ids))
+        .values("instrument_id")
+        .annotate(last=Max("time"))
+        .values_list("instrument_id", "last")
+    )
+    return dict(last)
+
+
+def _values_on(model: type[FundDay | DailyBar], field: str, times: dict[int, dt.datetime]) -> dict[int, Any]:
+    """``field`` of each instrument's row in ``model`` on its day in ``times``, in one query."""
+    rows = model.objects.filter(instrument_id__in=list(times), time__in=set(times.values()))
+    return {iid: value for iid, time, value in rows.values_list("instrument_id", "time", field) if times[iid] == time}
+
+
 def latest_fund_values(instrument_ids: list[int]) -> dict[int, FundLatest]:
     """One query per table for a whole screen, however many instruments it shows."""
     if not instrument_ids:
         return {}
-    last_nav = dict(
-        FundNav.objects.filter(instrument_id__in=instrument_ids)
-        .values("instrument_id")
-        .annotate(last=Max("time"))
-        .values_list("instrument_id", "last")
-    )
-    last_shares = dict(
-        FundShares.objects.filter(instrument_id__in=instrument_ids)
-        .values("instrument_id")
-        .annotate(last=Max("time"))
-        .values_list("instrument_id", "last")
-    )
-    navs = {
-        iid: unit
-        for iid, time, unit in FundNav.objects.filter(
-            instrument_id__in=list(last_nav), time__in=set(last_nav.values())
-        ).values_list("instrument_id", "time", "unit_nav")
-        if last_nav.get(iid) == time
-    }
-    shares = {
-        iid: count
-        for iid, time, count in FundShares.objects.filter(
-            instrument_id__in=list(last_shares), time__in=set(last_shares.values())
-        ).values_list("instrument_id", "time", "shares")
-        if last_shares.get(iid) == time
-    }
-    closes = {
-        (iid, time): close
-        for iid, time, close in DailyBar.objects.filter(
-            instrument_id__in=list(last_nav), time__in=set(last_nav.values())
-        ).values_list("instrument_id", "time", "close")
-    }
+    last_nav = _last_times(FundNav, instrument_ids)
+    last_shares = _last_times(FundShares, instrument_ids)
+    navs = _values_on(FundNav, "unit_nav", last_nav)
+    shares = _values_on(FundShares, "shares", last_shares)
+    closes = _values_on(DailyBar, "close", last_nav)
     result = {}
     for iid in instrument_ids:
         nav_time, shares_time = last_nav.get(iid), last_shares.get(iid)
@@ -151,7 +142,7 @@ def latest_fund_values(instrument_ids: list[int]) -> dict[int, FundLatest]:
         result[iid] = FundLatest(
             nav_date=time_to_trading_date(nav_time) if nav_time else None,
             unit_nav=unit,
-            premium=premium(closes.get((iid, nav_time)), unit),
+            premium=premium(closes.get(iid), unit),
             shares_date=time_to_trading_date(shares_time) if shares_time else None,
             shares=count,
             aum=(count * unit).quantize(CENT, rounding=ROUND_HALF_UP) if count is not None and unit else None,
@@ -187,7 +178,7 @@ class Mover:
         return (self.value * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _last_day(model: type) -> dt.date | None:
+def _last_day(model: type[FundDay]) -> dt.date | None:
     last = model.objects.aggregate(last=Max("time"))["last"]
     return time_to_trading_date(last) if last else None
 
@@ -202,7 +193,11 @@ def widest_premiums(limit: int = 10) -> tuple[dt.date | None, list[Mover]]:
     closes = DailyBar.objects.filter(time=time, instrument_id__in=list(navs)).values_list(
         "instrument_id", "instrument__symbol", "instrument__name", "close"
     )
-    movers = [Mover(symbol, name, premium(close, navs[iid]), navs[iid]) for iid, symbol, name, close in closes]
+    movers = []
+    for iid, symbol, name, close in closes:
+        value = premium(close, navs[iid])
+        if value is not None:  # as in largest_flows: a day without a value is no mover
+            movers.append(Mover(symbol, name, value, navs[iid]))
     movers.sort(key=lambda m: abs(m.value), reverse=True)
     return day, movers[:limit]
 

@@ -40,17 +40,54 @@ def time_to_trading_date(value: dt.datetime) -> dt.date:
     return value.astimezone(SHANGHAI).date()
 
 
-class BarQuerySet(models.QuerySet):
-    def for_instrument(self, instrument_id: int) -> BarQuerySet:
+class DayQuerySet(models.QuerySet):
+    """Rows of instruments by trading day: daily bars and the fund tables (``TradingDayRow``)."""
+
+    def for_instrument(self, instrument_id: int) -> DayQuerySet:
         return self.filter(instrument_id=instrument_id)
 
-    def between(self, start: dt.date | None = None, end: dt.date | None = None) -> BarQuerySet:
+    def between(self, start: dt.date | None = None, end: dt.date | None = None) -> DayQuerySet:
         qs = self
         if start is not None:
             qs = qs.filter(time__gte=trading_date_to_time(start))
         if end is not None:
             qs = qs.filter(time__lt=trading_date_to_time(end + dt.timedelta(days=1)))
         return qs
+
+
+class TradingDayRow(models.Model):
+    """One row per instrument (the subclass's ``instrument``) and trading day: ``time`` is the trading
+    date at 00:00 Asia/Shanghai, what every such table (``DailyBar``, the fund tables) is keyed on.
+
+    On TimescaleDB each is a hypertable with one-year chunks: a table of daily rows grows by only
+    ~244 rows per instrument per year, so a year of the whole market fits comfortably in memory as
+    one chunk, a 20-year backfill makes ~20 chunks rather than hundreds, and the common query
+    ("one instrument, one year") touches one or two chunks.
+    """
+
+    CHUNK_INTERVAL = "365 days"
+
+    time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
+
+    objects = DayQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["instrument", "time"]
+
+    @property
+    def trading_date(self) -> dt.date:
+        return time_to_trading_date(self.time)
+
+
+def one_row_per_day(table: str) -> models.UniqueConstraint:
+    """The key of a ``TradingDayRow`` table (``table``: the constraint's prefix, ``dailybar``)."""
+    return models.UniqueConstraint(fields=["instrument", "time"], name=f"{table}_instrument_time_uniq")
+
+
+def day_index(table: str) -> models.Index:
+    """The index of a ``TradingDayRow`` table by day alone (every instrument on one day: cross-sections)."""
+    return models.Index(fields=["time"], name=f"{table}_time_idx")
 
 
 class BarBase(models.Model):
@@ -70,25 +107,19 @@ class BarBase(models.Model):
         help_text="Turnover in CNY; empty when the provider did not report it (never a made-up 0)",
     )
 
-    objects = BarQuerySet.as_manager()
+    objects = DayQuerySet.as_manager()
 
     class Meta:
         abstract = True
 
 
-class DailyBar(BarBase):
+class DailyBar(TradingDayRow, BarBase):
     """One unadjusted daily bar; ``time`` is the trading date at 00:00 Asia/Shanghai.
 
-    On TimescaleDB the table is a hypertable with one-year chunks: a daily bar table grows by
-    only ~244 rows per instrument per year, so a year of the whole A-share market plus every
-    ETF (~7,000 instruments, ~1.7 M rows, ~200 MB with indexes) fits comfortably in memory
-    as one chunk, a 20-year backfill makes ~20 chunks rather than hundreds, and the common
-    query ("one instrument, one year") touches one or two chunks.
+    One-year chunks on TimescaleDB (``TradingDayRow``): a year of the whole A-share market plus
+    every ETF is ~7,000 instruments, ~1.7 M rows, ~200 MB with indexes.
     """
 
-    CHUNK_INTERVAL = "365 days"
-
-    time = TimescaleDateTimeField(interval=CHUNK_INTERVAL)
     # No index of its own: the unique (instrument, time) index starts with it and serves every
     # lookup by instrument; a second one cost each backfilled row another index insert.
     # No database foreign key either: PostgreSQL checks one row by one query, ~4 µs a row,
@@ -104,23 +135,18 @@ class DailyBar(BarBase):
         db_constraint=False,
     )
 
-    class Meta:
-        ordering = ["instrument", "time"]
+    class Meta(TradingDayRow.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "time"], name="dailybar_instrument_time_uniq"),
+            one_row_per_day("dailybar"),
             models.CheckConstraint(condition=Q(high__gte=F("low")), name="dailybar_high_gte_low"),
             models.CheckConstraint(condition=Q(volume__gte=0), name="dailybar_volume_nonneg"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="dailybar_amount_nonneg"),
             models.CheckConstraint(condition=Q(low__gt=0), name="dailybar_low_positive"),
         ]
-        indexes = [models.Index(fields=["time"], name="dailybar_time_idx")]
+        indexes = [day_index("dailybar")]
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.trading_date} C={self.close}"
-
-    @property
-    def trading_date(self) -> dt.date:
-        return time_to_trading_date(self.time)
 
 
 class CorporateAction(models.Model):

@@ -26,8 +26,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypedDict, TypeVar
 
 from django.conf import settings
 from django.db import connection
@@ -163,48 +164,96 @@ def actions_by_instrument(instrument_ids: Sequence[int]) -> dict[int, list[Actio
     return found
 
 
-def fetch_bars(
-    instrument: Instrument,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    interval: str = "1d",
-    limit: int,
-) -> list[Bar]:
-    """At most ``limit`` bars from ``start`` to ``end`` (inclusive), oldest first.
+class BarOwner(Protocol):
+    """An instrument as the bar readers need it: an ``Instrument`` or a ``SectionInstrument``."""
 
-    For ``1w``/``1M`` ``start`` should be a bucket's first trading date (as the API's cursor,
-    a bar's ``period_start``, is), or the first bucket only covers the days from ``start`` on.
-    """
-    if interval == "1d":
-        return _daily_bars(instrument, adjuster, start, end, limit)
-    if interval in ("1w", "1M"):
-        return _aggregated_bars(instrument, adjuster, start, end, interval, limit)
-    raise ValueError(f"unknown interval {interval!r} (expected one of {', '.join(INTERVALS)})")
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def symbol(self) -> str: ...
 
 
-def iter_bars(
-    instrument: Instrument,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    interval: str = "1d",
-    batch_size: int = 5000,
-) -> Iterator[Bar]:
-    """Every bar of the range, fetched ``batch_size`` at a time (keyset on the date).
+class Span(TypedDict):
+    """Which of an instrument's bars a reader wants: from ``start`` (a bar's ``period_start``) to
+    ``end``, both inclusive and optional, one bar per ``interval`` (``1d``, ``1w``, ``1M``)."""
+
+    start: dt.date | None
+    end: dt.date | None
+    interval: str
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One instrument's bars in the series ``adjuster`` serves, over a span: what every bar reader
+    (here and in ``prices.rows``) takes, so the five facts travel together."""
+
+    instrument: BarOwner
+    adjuster: PriceAdjuster
+    start: dt.date | None = None
+    end: dt.date | None = None
+    interval: str = "1d"
+
+    def starting(self, start: dt.date | None) -> Series:
+        """The same series from another first bar (the next page of a keyset read)."""
+        return replace(self, start=start)
+
+    def previous(self, first: dt.date) -> tuple[dt.date, Any] | None:
+        """The stored bar before the bar ``first`` starts, whose close is the first row's ``pre_close``.
+
+        Without a ``start`` the span begins at the instrument's first bar: nothing before it, no query.
+        """
+        return previous_close(self.instrument.pk, first) if self.start is not None else None
+
+
+Item = TypeVar("Item")
+
+
+def keyset_batches(
+    page: Callable[[dt.date | None, int], Sequence[Item]],
+    start: dt.date | None,
+    batch_size: int,
+    day_of: Callable[[Item], dt.date],
+) -> Iterator[Sequence[Item]]:
+    """A whole range ``batch_size`` items at a time: ``page(first, limit)`` reads one item more than a
+    batch, whose date (``day_of``) the next page starts from (a keyset on the date).
 
     Memory stays bounded whatever the range, and no server-side cursor stays open between
     batches (a streaming response may be consumed slowly).
     """
     cursor = start
     while True:
-        page = fetch_bars(instrument, adjuster, start=cursor, end=end, interval=interval, limit=batch_size + 1)
-        yield from page[:batch_size]
-        if len(page) <= batch_size:
+        items = page(cursor, batch_size + 1)
+        yield items[:batch_size]
+        if len(items) <= batch_size:
             return
-        cursor = page[batch_size].period_start
+        cursor = day_of(items[batch_size])
+
+
+def fetch_bars(series: Series, limit: int) -> list[Bar]:
+    """At most ``limit`` bars from ``start`` to ``end`` (inclusive), oldest first.
+
+    For ``1w``/``1M`` ``start`` should be a bucket's first trading date (as the API's cursor,
+    a bar's ``period_start``, is), or the first bucket only covers the days from ``start`` on.
+    """
+    if series.interval == "1d":
+        return _daily_bars(series, limit)
+    if series.interval in ("1w", "1M"):
+        return _aggregated_bars(series, limit)
+    raise ValueError(f"unknown interval {series.interval!r} (expected one of {', '.join(INTERVALS)})")
+
+
+def iter_bars(series: Series, batch_size: int = 5000) -> Iterator[Bar]:
+    """Every bar of the range, fetched ``batch_size`` at a time (``keyset_batches``)."""
+    batches = keyset_batches(
+        lambda first, limit: fetch_bars(series.starting(first), limit), series.start, batch_size, _period_start
+    )
+    for batch in batches:
+        yield from batch
+
+
+def _period_start(bar: Bar) -> dt.date:
+    return bar.period_start
 
 
 def _quantize(value: Any, quantum: Decimal) -> Decimal | None:
@@ -231,18 +280,11 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
-def _daily_bars(
-    instrument: Instrument, adjuster: PriceAdjuster, start: dt.date | None, end: dt.date | None, limit: int
-) -> list[Bar]:
+def _daily_bars(series: Series, limit: int) -> list[Bar]:
     # A plain cursor, not the ORM: a page is 1,000s of rows and the ORM's per-row work
     # (model field converters, time zone conversion) cost more than everything else here.
-    where, params = ["instrument_id = %s"], [instrument.pk]
-    if start is not None:
-        where.append('"time" >= %s')
-        params.append(_time_param(start))
-    if end is not None:
-        where.append('"time" < %s')
-        params.append(_time_param(end + dt.timedelta(days=1)))
+    adjuster = series.adjuster
+    where, params = _days_where(series.instrument.pk, series.start, series.end)
     raw_postgres = adjuster.adjust == "none" and connection.vendor == "postgresql"
     if raw_postgres:
         # The hot path, raw bars from PostgreSQL: the database rounds to the quoted precision
@@ -402,6 +444,19 @@ def _time_param(day: dt.date) -> Any:
     return connection.ops.adapt_datetimefield_value(trading_date_to_time(day))
 
 
+def _days_where(instrument_id: int, start: dt.date | None, end: dt.date | None) -> tuple[list[str], list[Any]]:
+    """``WHERE`` terms (joined by ``AND``) and parameters for one instrument's days from ``start`` to
+    ``end``, both inclusive: a date is its day's 00:00 in Shanghai, so ``end`` bounds the next one's."""
+    where, params = ["instrument_id = %s"], [instrument_id]
+    if start is not None:
+        where.append('"time" >= %s')
+        params.append(_time_param(start))
+    if end is not None:
+        where.append('"time" < %s')
+        params.append(_time_param(end + dt.timedelta(days=1)))
+    return where, params
+
+
 def _segment_sql(ex_dates: Sequence[dt.date]) -> tuple[str, list[Any]]:
     """SQL numbering the span between corporate actions a bar falls in (0 before the first)."""
     if not ex_dates:
@@ -410,14 +465,8 @@ def _segment_sql(ex_dates: Sequence[dt.date]) -> tuple[str, list[Any]]:
     return f"CASE {whens} ELSE {len(ex_dates)} END", [_time_param(day) for day in ex_dates]
 
 
-def _aggregated_bars(
-    instrument: Instrument,
-    adjuster: PriceAdjuster,
-    start: dt.date | None,
-    end: dt.date | None,
-    interval: str,
-    limit: int,
-) -> list[Bar]:
+def _aggregated_bars(series: Series, limit: int) -> list[Bar]:
+    instrument, adjuster, start, end = series.instrument, series.adjuster, series.start, series.end
     # Only ex-dates inside the range split buckets; before or after it they change nothing.
     ex_dates = [
         day
@@ -426,15 +475,15 @@ def _aggregated_bars(
     ]
     rows = None
     if not ex_dates and _aggregates_enabled():
-        rows = _rows_from_aggregate(instrument, start, end, interval, limit)
+        rows = _rows_from_aggregate(instrument, start, end, series.interval, limit)
     if rows is None:
         # A bucket split by corporate actions spans several rows: fetch enough rows for `limit` buckets.
-        rows = _rows_from_days(instrument, start, end, interval, ex_dates, limit + len(ex_dates))
+        rows = _rows_from_days(instrument, start, end, series.interval, ex_dates, limit + len(ex_dates))
     return _merge_segments(rows, adjuster)[:limit]
 
 
 def _rows_from_days(
-    instrument: Instrument,
+    instrument: BarOwner,
     start: dt.date | None,
     end: dt.date | None,
     interval: str,
@@ -443,13 +492,7 @@ def _rows_from_days(
 ) -> list[Sequence[Any]]:
     """(day, bucket, segment, open, high, low, close, volume, amount, last day) rows aggregated from the days."""
     segment, segment_params = _segment_sql(ex_dates)
-    where, where_params = ["instrument_id = %s"], [instrument.pk]
-    if start is not None:
-        where.append('"time" >= %s')
-        where_params.append(_time_param(start))
-    if end is not None:
-        where.append('"time" < %s')
-        where_params.append(_time_param(end + dt.timedelta(days=1)))
+    where, where_params = _days_where(instrument.pk, start, end)
     if connection.vendor == "sqlite":
         sql = _SQLITE_SQL.format(
             bucket=_SQLITE_BUCKET[interval],
@@ -511,7 +554,7 @@ def next_bucket_start(day: dt.date, interval: str) -> dt.date:
 
 
 def _rows_from_aggregate(
-    instrument: Instrument, start: dt.date | None, end: dt.date | None, interval: str, limit: int
+    instrument: BarOwner, start: dt.date | None, end: dt.date | None, interval: str, limit: int
 ) -> list[Sequence[Any]] | None:
     """Rows for ``limit`` buckets with whole buckets from the continuous aggregate, or None.
 

@@ -1,7 +1,7 @@
 """Bars as served: one tuple of columns per bar, with the figures a quant expects beside the prices.
 
 Every bar endpoint (one instrument, many symbols, a cross-section of one date) builds its
-rows here, so the same bar reads the same everywhere. The columns (``COLUMNS``):
+rows here, so the same bar reads the same everywhere. The columns (``prices.columns.COLUMNS``):
 
 - ``pre_close``: the previous close **in the series asked for**. Adjusted (qfq/hfq): the
   previous bar's adjusted close. Raw: the exchange's reference price — the previous close
@@ -26,18 +26,25 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from operator import itemgetter
+from typing import Any, Unpack
 
 from django.db import connection
 
 from prices.adjustments import PriceAdjuster
 from prices.api.writers import lines_of
-from prices.columns import COLUMNS
+from prices.columns import COLUMNS as COLUMNS  # re-exported: readers of rows import it from here
+from prices.columns import JSON_STRINGS, PERIOD_START
+from prices.columns import default_columns as default_columns  # re-exported, as COLUMNS
 from prices.queries import (
     _TABLE,
     MIN_DATE,
     STORED_PRICE_QUANTUM,
     Bar,
+    BarOwner,
+    Series,
+    Span,
+    _days_where,
     _quantize,
     _segment_sql,
     _time_param,
@@ -46,17 +53,17 @@ from prices.queries import (
     fetch_bars,
     finite_sql,
     iter_bars,
-    previous_close,
+    keyset_batches,
 )
 
-# Columns only some answers have: `symbol` on multi-instrument answers, `period_start` on 1w/1M.
-DAILY_COLUMNS = tuple(c for c in COLUMNS if c not in ("symbol", "period_start"))
 PERCENT = Decimal("0.0001")
 HUNDRED = Decimal(100)
+_PERIOD_START = itemgetter(PERIOD_START)
 
 
-def default_columns(*, with_symbol: bool, interval: str) -> tuple[str, ...]:
-    return tuple(c for c in COLUMNS if (c != "symbol" or with_symbol) and (c != "period_start" or interval != "1d"))
+def percent_change(change: Decimal, pre_close: Decimal) -> Decimal | None:
+    """``pct_chg``: ``change / pre_close × 100`` to 4 decimals, half up; none without a reference price."""
+    return (change * HUNDRED / pre_close).quantize(PERCENT, ROUND_HALF_UP) if pre_close else None
 
 
 class RowMaker:
@@ -121,7 +128,7 @@ class RowMaker:
                 change = pct_chg = None
             else:
                 change = bar.close - pre_close
-                pct_chg = (change * HUNDRED / pre_close).quantize(PERCENT, ROUND_HALF_UP) if pre_close else None
+                pct_chg = percent_change(change, pre_close)
             yield (
                 symbol,
                 bar.date,
@@ -147,11 +154,15 @@ class RowMaker:
 # bar's segment between ex-dates, rounding half up (round() rounds half away from zero, as
 # ROUND_HALF_UP does), the previous close by a window over the range extended one bar back —
 # and hands them over as decimal text, which the writers take as is. Python only fixes the
-# rare raw bar whose previous bar lies before an ex-date (the exchange's reference price).
-# Every served column as SQL text over the inner query's columns (NULL where Python has None).
-_COLUMN_SQL = {
-    "date": "to_char(\"time\" AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
-    "period_start": "to_char(\"time\" AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD')",
+# rare raw bar whose previous bar lies before two ex-dates at once (the exchange's reference price).
+# Each served column once, as SQL over the inner query's columns (NULL where Python has None): its
+# value in a row tuple (``_VALUE_SQL``), and its text in a CSV line or JSON object (``_TEXT_SQL``).
+# ``symbol``, ``adj_factor`` and ``adj_offset`` are constant per segment: Python's, sent as parameters.
+_DAY = "(\"time\" AT TIME ZONE 'Asia/Shanghai')"
+_DAY_TEXT = f"to_char({_DAY}, 'YYYY-MM-DD')"
+_VALUE_SQL = {
+    "date": f"{_DAY}::date",
+    "period_start": f"{_DAY}::date",
     "open": "o",
     "high": "h",
     "low": "l",
@@ -159,13 +170,17 @@ _COLUMN_SQL = {
     "pre_close": "ref::text",
     "change": "(c - ref)::text",
     "pct_chg": "round((c - ref)::numeric(60, 30) * 100 / NULLIF(ref, 0), 4)::text",
-    "volume": "volume::text",
+    "volume": "volume",
     "amount": "amount::text",
 }
+_TEXT_SQL = {**_VALUE_SQL, "date": _DAY_TEXT, "period_start": _DAY_TEXT, "volume": "volume::text"}
+# A row tuple's columns from the database (``period_start`` is ``date``); then the segment and, only
+# where Python takes the reference price (else NULL: no conversion per row), the previous close and day.
+_TUPLE_COLUMNS = ("date", "open", "high", "low", "close", "pre_close", "change", "pct_chg", "volume", "amount")
 _TUPLE_SELECT = (
-    "(\"time\" AT TIME ZONE 'Asia/Shanghai')::date, o, h, l, c::text, pre::text, (c - pre)::text, "
-    "round((c - pre)::numeric(60, 30) * 100 / NULLIF(pre, 0), 4)::text"
-    ", volume, amount::text, seg, pre_seg, (pre_time AT TIME ZONE 'Asia/Shanghai')::date"
+    ", ".join(_VALUE_SQL[name] for name in _TUPLE_COLUMNS)
+    + ", seg, CASE WHEN {python} THEN pre::text END"
+    + ", CASE WHEN {python} THEN (pre_time AT TIME ZONE 'Asia/Shanghai')::date END"
 )
 _ROWS_SQL = """
 SELECT {select}
@@ -180,7 +195,7 @@ FROM (
         SELECT "time", {open} AS open, {high} AS high, {low} AS low, {close} AS close, volume, {amount} AS amount,
                {segment} AS seg, {factor} AS a, {offset} AS b
         FROM {table}
-        WHERE instrument_id = %s AND "time" >= {lower} {upper}
+        WHERE {where}
         ORDER BY "time"
         LIMIT %s
     ) bars
@@ -204,23 +219,28 @@ def _map_sql(ex_dates: list[dt.date], values: list[Decimal]) -> tuple[str, list[
     return f"CASE {whens} ELSE %s::numeric END", [*params, values[-1]]
 
 
-def _daily_rows_postgres(
-    instrument: Any, adjuster: PriceAdjuster, start: dt.date | None, end: dt.date | None, limit: int
-) -> list[tuple]:
-    fetched = _run_rows_sql(instrument, adjuster, start, end, limit, _TUPLE_SELECT, [])
-    raw = adjuster.adjust == "none"
-    maker = RowMaker(instrument.symbol, adjuster)
-    floats, symbol = maker.floats, instrument.symbol
+def _python_reference_sql(adjuster: PriceAdjuster) -> str:
+    """SQL telling a bar whose ``pre_close`` Python computes: a raw bar after two or more ex-dates at
+    once (``_reference_sql`` leaves it NULL)."""
+    return "seg - pre_seg > 1" if adjuster.adjust == "none" and adjuster.actions else "false"
+
+
+def _sql_rows(series: Series, limit: int) -> list[tuple]:
+    """``history_rows`` of daily bars, every column computed by the database (see above)."""
+    maker = RowMaker(series.instrument.symbol, series.adjuster)
+    floats, symbol = maker.floats, maker.symbol
+    select = _TUPLE_SELECT.format(python=_python_reference_sql(series.adjuster))
     rows: list[tuple] = []
     append = rows.append
-    for day, o, h, low, c, pre, change, pct, volume, amount, seg, pre_seg, pre_day in fetched:
-        if raw and pre is not None and seg != pre_seg:
-            reference = maker._reference(Decimal(pre), pre_day, day)
-            close = Decimal(c)
-            pre, change = reference, close - reference
-            pct = (change * HUNDRED / reference).quantize(PERCENT, ROUND_HALF_UP) if reference else None
-        factor_value, offset_value = floats[seg] if len(floats) > 1 else floats[0]
-        append((symbol, day, day, o, h, low, c, pre, change, pct, volume, amount, factor_value, offset_value))
+    for day, o, h, low, c, pre, change, pct, volume, amount, seg, raw_pre, pre_day in _run_rows_sql(
+        series, limit, select, []
+    ):
+        if raw_pre is not None:
+            pre = maker._reference(Decimal(raw_pre), pre_day, day)
+            change = Decimal(c) - pre
+            pct = percent_change(change, pre)
+        factor, offset = floats[seg] if len(floats) > 1 else floats[0]
+        append((symbol, day, day, o, h, low, c, pre, change, pct, volume, amount, factor, offset))
     return rows
 
 
@@ -241,10 +261,10 @@ def _line_sql(adjuster: PriceAdjuster, symbol: str, columns: tuple[str, ...], fm
                 expression = "CASE seg " + " ".join("WHEN %s THEN %s" for _ in texts) + " END"
                 values = [v for i, text in enumerate(texts) for v in (i, text)]
         else:
-            expression, values = _COLUMN_SQL[name], []
+            expression, values = _TEXT_SQL[name], []
         if fmt == "csv":
             parts.append(f"coalesce({expression}, '')")
-        elif name in ("symbol", "date", "period_start"):
+        elif name in JSON_STRINGS:
             parts.append(f"'\"{name}\":\"' || {expression} || '\"'")
         else:
             parts.append(f"'\"{name}\":' || coalesce({expression}, 'null')")
@@ -252,70 +272,18 @@ def _line_sql(adjuster: PriceAdjuster, symbol: str, columns: tuple[str, ...], fm
     line = "concat_ws(',', " + ", ".join(parts) + ")"
     if fmt == "json":
         line = "'{' || " + line + " || '}'"
-    # Third column: a raw bar after two or more ex-dates at once, whose reference price Python computes.
-    flag = "seg - pre_seg > 1" if adjuster.adjust == "none" and adjuster.actions else "false"
-    return f"{line}, (\"time\" AT TIME ZONE 'Asia/Shanghai')::date, {flag}", params
+    # Third column: a raw bar whose reference price Python computes.
+    return f"{line}, {_DAY}::date, {_python_reference_sql(adjuster)}", params
 
 
-def history_lines(
-    instrument: Any,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None,
-    end: dt.date | None,
-    interval: str,
-    limit: int,
-    columns: tuple[str, ...],
-    fmt: str,
-) -> list[tuple[str, dt.date]]:
-    """At most ``limit`` bars as finished CSV lines or JSON objects with their dates (``lines_apply``).
-
-    The database computes every column and writes the line; Python only joins them. A page
-    holding a raw bar after two ex-dates at once (a suspension over both; rare) is built from
-    ``history_rows`` and the writers instead, which give the same text.
-    """
-    select, select_params = _line_sql(adjuster, instrument.symbol, columns, fmt)
-    fetched = _run_rows_sql(instrument, adjuster, start, end, limit, select, select_params)
-    if any(flag for _line, _day, flag in fetched):
-        rows = history_rows_python(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
-        return list(zip(lines_of(rows, columns, fmt), [row[2] for row in rows], strict=True))
-    return [(line, day) for line, day, _flag in fetched]
-
-
-def iter_history_lines(
-    instrument: Any,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None,
-    end: dt.date | None,
-    interval: str,
-    batch_size: int,
-    columns: tuple[str, ...],
-    fmt: str,
-) -> Iterator[list[str]] | None:
-    """Batches of finished lines of the whole range (see ``history_lines``), or ``None``."""
-    if fmt not in ("csv", "json") or not lines_apply(adjuster, interval):
-        return None
-
-    def batches() -> Iterator[list[str]]:
-        cursor = start
-        while True:
-            page = history_lines(
-                instrument,
-                adjuster,
-                start=cursor,
-                end=end,
-                interval=interval,
-                limit=batch_size + 1,
-                columns=columns,
-                fmt=fmt,
-            )
-            yield [line for line, _day in page[:batch_size]]
-            if len(page) <= batch_size:
-                return
-            cursor = page[batch_size][1]
-
-    return batches()
+def _lines(series: Series, limit: int, columns: tuple[str, ...], fmt: str) -> list[tuple[str, dt.date]]:
+    """``history_lines`` of one series."""
+    select, select_params = _line_sql(series.adjuster, series.instrument.symbol, columns, fmt)
+    fetched = _run_rows_sql(series, limit, select, select_params)
+    if any(python for _line, _day, python in fetched):
+        rows = _python_rows(series, limit)
+        return list(zip(lines_of(rows, columns, fmt), map(_PERIOD_START, rows), strict=True))
+    return [(line, day) for line, day, _python in fetched]
 
 
 def _reference_sql(adjuster: PriceAdjuster) -> tuple[str, list[Any]]:
@@ -336,18 +304,11 @@ def _reference_sql(adjuster: PriceAdjuster) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _run_rows_sql(
-    instrument: Any,
-    adjuster: PriceAdjuster,
-    start: dt.date | None,
-    end: dt.date | None,
-    limit: int,
-    select: str,
-    select_params: list[Any],
-) -> list[tuple]:
-    raw = adjuster.adjust == "none"
+def _run_rows_sql(series: Series, limit: int, select: str, select_params: list[Any]) -> list[tuple]:
+    """``_ROWS_SQL`` over at most ``limit`` daily bars of ``series``, selecting ``select``."""
+    instrument, adjuster, start = series.instrument, series.adjuster, series.start
     segment, segment_params = _segment_sql(adjuster.ex_dates)
-    if raw:
+    if adjuster.adjust == "none":
         maps = [(Decimal(1), Decimal(0))] * (len(adjuster.ex_dates) + 1)
     else:
         maps = [adjuster.factor(day) for day in [dt.date.min, *adjuster.ex_dates]]
@@ -358,9 +319,8 @@ def _run_rows_sql(
     if start is not None:  # one bar more, before start: the first bar's previous close
         lower = f'COALESCE((SELECT max("time") FROM {_TABLE} WHERE instrument_id = %s AND "time" < %s), %s)'
         lower_params = [instrument.pk, first, first]
-    upper, upper_params = "", []
-    if end is not None:
-        upper, upper_params = 'AND "time" < %s', [_time_param(end + dt.timedelta(days=1))]
+    where, where_params = _days_where(instrument.pk, None, series.end)
+    where.append(f'"time" >= {lower}')
     reference, reference_params = _reference_sql(adjuster)
     sql = _ROWS_SQL.format(
         **{name: finite_sql(name) for name in ("open", "high", "low", "close", "amount")},
@@ -370,8 +330,7 @@ def _run_rows_sql(
         factor=factor,
         offset=offset,
         table=_TABLE,
-        lower=lower,
-        upper=upper,
+        where=" AND ".join(where),
         scale=decimal_places(adjuster.quantum),
     )
     params = [
@@ -380,9 +339,8 @@ def _run_rows_sql(
         *segment_params,
         *factor_params,
         *offset_params,
-        instrument.pk,
+        *where_params,
         *lower_params,
-        *upper_params,
         limit + 1,
         first,
         limit,
@@ -392,14 +350,22 @@ def _run_rows_sql(
         return cursor.fetchall()
 
 
-def _uses_sql_rows(adjuster: PriceAdjuster, interval: str) -> bool:
+def _python_rows(series: Series, limit: int) -> list[tuple]:
+    """``history_rows`` computed in Python (every backend, every interval)."""
+    bars = fetch_bars(series, limit)
+    if not bars:
+        return []
+    return list(RowMaker(series.instrument.symbol, series.adjuster).rows(bars, series.previous(bars[0].period_start)))
+
+
+def _uses_sql_rows(series: Series) -> bool:
     """Adjusted daily bars on PostgreSQL: the database's numeric maths beats Python's Decimals.
 
     Raw daily bars stay in Python (the database still rounds and hands over text, see
     ``prices.queries._daily_bars``): there the window and casts cost PostgreSQL more than
     they save Python (CPU per request measured with ``bench/api_load.py``).
     """
-    return interval == "1d" and adjuster.adjust != "none" and connection.vendor == "postgresql"
+    return series.adjuster.adjust != "none" and lines_apply(series.adjuster, series.interval)
 
 
 def lines_apply(adjuster: PriceAdjuster, interval: str) -> bool:
@@ -407,54 +373,74 @@ def lines_apply(adjuster: PriceAdjuster, interval: str) -> bool:
     return interval == "1d" and connection.vendor == "postgresql"
 
 
-def history_rows(
-    instrument: Any,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None,
-    end: dt.date | None,
-    interval: str,
-    limit: int,
-) -> list[tuple]:
+# --- What the API calls ---------------------------------------------------------------------------
+# One instrument's ``instrument``, ``adjuster`` and ``Span`` (``start``, ``end``, ``interval``, by
+# keyword) make the ``Series`` every function above takes; a page (``limit``) or the whole range in
+# batches (``batch_size``, ``keyset_batches``), as row tuples or as finished lines.
+
+
+def history_rows(instrument: BarOwner, adjuster: PriceAdjuster, *, limit: int, **span: Unpack[Span]) -> list[tuple]:
     """At most ``limit`` rows of one instrument from ``start`` (a bar's ``period_start``) on, oldest first."""
-    if _uses_sql_rows(adjuster, interval):
-        return _daily_rows_postgres(instrument, adjuster, start, end, limit)
-    return history_rows_python(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
-
-
-def history_rows_python(
-    instrument: Any, adjuster: PriceAdjuster, *, start: dt.date | None, end: dt.date | None, interval: str, limit: int
-) -> list[tuple]:
-    """``history_rows`` computed in Python (every backend, every interval)."""
-    bars = fetch_bars(instrument, adjuster, start=start, end=end, interval=interval, limit=limit)
-    if not bars:
-        return []
-    # Without a start the range begins at the instrument's first bar: nothing before it.
-    previous = previous_close(instrument.pk, bars[0].period_start) if start is not None else None
-    return list(RowMaker(instrument.symbol, adjuster).rows(bars, previous))
+    series = Series(instrument, adjuster, **span)
+    return _sql_rows(series, limit) if _uses_sql_rows(series) else _python_rows(series, limit)
 
 
 def iter_history_rows(
-    instrument: Any,
-    adjuster: PriceAdjuster,
-    *,
-    start: dt.date | None,
-    end: dt.date | None,
-    interval: str,
-    batch_size: int,
+    instrument: BarOwner, adjuster: PriceAdjuster, *, batch_size: int, **span: Unpack[Span]
 ) -> Iterator[tuple]:
     """Every row of the range, read ``batch_size`` bars at a time (keyset on the date), memory bounded."""
-    if _uses_sql_rows(adjuster, interval):
-        cursor = start
-        while True:
-            page = _daily_rows_postgres(instrument, adjuster, cursor, end, batch_size + 1)
-            yield from page[:batch_size]
-            if len(page) <= batch_size:
-                return
-            cursor = page[batch_size][2]
-    bars = iter_bars(instrument, adjuster, start=start, end=end, interval=interval, batch_size=batch_size)
+    series = Series(instrument, adjuster, **span)
+    if _uses_sql_rows(series):
+        pages = keyset_batches(
+            lambda first, limit: _sql_rows(series.starting(first), limit), series.start, batch_size, _PERIOD_START
+        )
+        for page in pages:
+            yield from page
+        return
+    bars = iter_bars(series, batch_size)
     first = next(bars, None)
     if first is None:
         return
-    previous = previous_close(instrument.pk, first.period_start) if start is not None else None
+    previous = series.previous(first.period_start)
     yield from RowMaker(instrument.symbol, adjuster).rows(itertools.chain([first], bars), previous)
+
+
+def history_lines(
+    instrument: BarOwner,
+    adjuster: PriceAdjuster,
+    *,
+    limit: int,
+    columns: tuple[str, ...],
+    fmt: str,
+    **span: Unpack[Span],
+) -> list[tuple[str, dt.date]]:
+    """At most ``limit`` bars as finished CSV lines or JSON objects with their dates (``lines_apply``).
+
+    The database computes every column and writes the line; Python only joins them. A page
+    holding a raw bar after two ex-dates at once (a suspension over both; rare) is built from
+    ``history_rows`` and the writers instead, which give the same text.
+    """
+    return _lines(Series(instrument, adjuster, **span), limit, columns, fmt)
+
+
+def iter_history_lines(
+    instrument: BarOwner,
+    adjuster: PriceAdjuster,
+    *,
+    batch_size: int,
+    columns: tuple[str, ...],
+    fmt: str,
+    **span: Unpack[Span],
+) -> Iterator[list[str]] | None:
+    """Batches of finished lines of the whole range (see ``history_lines``), or ``None``."""
+    series = Series(instrument, adjuster, **span)
+    if fmt not in ("csv", "json") or not lines_apply(adjuster, series.interval):
+        return None
+    pages = keyset_batches(
+        lambda first, limit: _lines(series.starting(first), limit, columns, fmt), series.start, batch_size, _day
+    )
+    return ([line for line, _day in page] for page in pages)
+
+
+def _day(line: tuple[str, dt.date]) -> dt.date:
+    return line[1]

@@ -8,12 +8,14 @@ has a few thousand days at most). Premium and flow are computed on read
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import django_filters
 from django.db.models import Count, Max, Min, Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -43,6 +45,7 @@ FACT_FIELDS = [
 NAV_FIELDS = ["date", "unit_nav", "accumulated_nav", "close", "premium"]
 SHARES_FIELDS = ["date", "shares", "flow"]
 DATE_FORMAT = ["%Y-%m-%d"]
+F = TypeVar("F", bound=Callable[..., Any])
 STRING_OR_NULL = {"type": "string", "nullable": True}
 
 
@@ -179,14 +182,27 @@ class SharesRowSerializer(serializers.Serializer):
     )
 
 
-class _FundRowsView(APIView):
-    """One ETF's daily fund rows in ``start..end``, as JSON or CSV."""
+def _rows_schema(row_serializer: type[serializers.Serializer]) -> Callable[[F], F]:
+    """The OpenAPI description of a fund rows view's GET: its rows as JSON, CSV or Parquet."""
+    return extend_schema(
+        parameters=[SYMBOL_PARAMETER, FundRangeSerializer],
+        responses={
+            (200, "application/json"): row_serializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
+            **ERRORS,
+        },
+    )
 
+
+class _FundRowsView(FormatsMixin, APIView):
+    """One ETF's daily fund rows in ``start..end``, as JSON, CSV or Parquet."""
+
+    query_serializers = (FundRangeSerializer,)
     fields: list[str] = []
     row_serializer: type[serializers.Serializer] = serializers.Serializer
-
-    def rows(self, instrument: Instrument, params: dict) -> list:
-        raise NotImplementedError
+    kind: str  # the rows' name in a download's file name
+    read: Callable[[int, dt.date | None, dt.date | None], list[Any]]  # the rows of one ETF from start to end
 
     def get_renderer_context(self) -> dict[str, Any]:
         return {**super().get_renderer_context(), "csv_header": self.fields}
@@ -195,7 +211,8 @@ class _FundRowsView(APIView):
         query = FundRangeSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         instrument = get_instrument_or_404(Instrument.objects.etfs(), symbol)
-        rows = self.rows(instrument, query.validated_data)
+        params = query.validated_data
+        rows = self.read(instrument.pk, params.get("start"), params.get("end"))
         output = self.output_format(request)
         if output == "json":
             return Response(self.row_serializer(rows, many=True).data)
@@ -205,49 +222,21 @@ class _FundRowsView(APIView):
         return response
 
 
-class FundNavView(FormatsMixin, _FundRowsView):
+@extend_schema_view(get=_rows_schema(NavRowSerializer))
+class FundNavView(_FundRowsView):
     """Daily NAV of one ETF with that day's close and the premium/discount to NAV."""
 
-    query_serializers = (FundRangeSerializer,)  # FormatsMixin, first in the MRO, declares none
     fields = NAV_FIELDS
     row_serializer = NavRowSerializer
     kind = "nav"
-
-    def rows(self, instrument: Instrument, params: dict) -> list:
-        return nav_rows(instrument.id, params.get("start"), params.get("end"))
-
-    @extend_schema(
-        parameters=[SYMBOL_PARAMETER, FundRangeSerializer],
-        responses={
-            (200, "application/json"): NavRowSerializer(many=True),
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
-            **ERRORS,
-        },
-    )
-    def get(self, request: Request, symbol: str) -> Response:
-        return super().get(request, symbol)
+    read = staticmethod(nav_rows)
 
 
-class FundSharesView(FormatsMixin, _FundRowsView):
+@extend_schema_view(get=_rows_schema(SharesRowSerializer))
+class FundSharesView(_FundRowsView):
     """Daily on-exchange shares of one ETF with the net creation/redemption flow."""
 
-    query_serializers = (FundRangeSerializer,)
     fields = SHARES_FIELDS
     row_serializer = SharesRowSerializer
     kind = "shares"
-
-    def rows(self, instrument: Instrument, params: dict) -> list:
-        return shares_rows(instrument.id, params.get("start"), params.get("end"))
-
-    @extend_schema(
-        parameters=[SYMBOL_PARAMETER, FundRangeSerializer],
-        responses={
-            (200, "application/json"): SharesRowSerializer(many=True),
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, PARQUET_MEDIA_TYPE): OpenApiTypes.BINARY,
-            **ERRORS,
-        },
-    )
-    def get(self, request: Request, symbol: str) -> Response:
-        return super().get(request, symbol)
+    read = staticmethod(shares_rows)

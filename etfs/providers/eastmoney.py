@@ -36,7 +36,7 @@ from etfs.providers.base import (
 )
 from etfs.providers.errors import BadPayload, UnknownInstrument
 from etfs.providers.http import ClientOptions, HostClients
-from etfs.providers.jsonp import loads_jsonp
+from etfs.providers.jsonp import load_object
 from etfs.symbols import Symbol, classify_code, infer_exchange
 
 logger = logging.getLogger(__name__)
@@ -87,13 +87,7 @@ def symbol_from_market(code: str, market: Any) -> Symbol:
 
 
 def _decode(text: str) -> dict[str, Any]:
-    try:
-        payload = loads_jsonp(text)
-    except ValueError as exc:
-        raise BadPayload(f"unparseable body ({exc})") from None
-    if not isinstance(payload, dict) or "data" not in payload:
-        raise BadPayload("no 'data' key in the response")
-    return payload
+    return load_object(text, "data")
 
 
 def parse_list_page(text: str, kind: InstrumentKind) -> tuple[int, list[ListingRecord]]:

@@ -27,7 +27,7 @@ from etfs.calendar import SHANGHAI
 from etfs.providers.base import RequestStats
 from etfs.providers.errors import BadPayload, ProviderError
 from etfs.providers.http import ClientOptions, HostClients
-from etfs.providers.jsonp import loads_jsonp
+from etfs.providers.jsonp import load_object
 from etfs.symbols import Symbol
 
 SSE_SHARES_SQL = "COMMON_SSE_ZQPZ_ETFZL_XXPL_ETFGM_SEARCH_L"
@@ -243,12 +243,7 @@ def parse_profile(text: str, code: str) -> FundFacts:
 
 def parse_sse_page(text: str) -> tuple[int, list[dict[str, Any]]]:
     """An SSE ``commonQuery``/``commonSoaQuery`` answer: ``(page count, rows)``."""
-    try:
-        payload = loads_jsonp(text)
-    except ValueError as exc:
-        raise BadPayload(f"unparseable SSE answer ({exc})") from None
-    if not isinstance(payload, dict) or "result" not in payload:
-        raise BadPayload("SSE answer without result")
+    payload = load_object(text, "result", "SSE answer")
     page_help = payload.get("pageHelp") or {}
     rows = page_help.get("data") or payload.get("result") or []
     if not isinstance(rows, list):

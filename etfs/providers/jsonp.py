@@ -12,6 +12,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from etfs.providers.errors import BadPayload
+
 _CALLBACK = re.compile(r"^[\w$.]+\s*\((?P<body>.*)\)\s*;?$", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^(?:var\s+)?[\w$.]+\s*=\s*(?P<body>.*?);?$", re.DOTALL)
 
@@ -25,3 +27,17 @@ def loads_jsonp(text: str) -> Any:
             raise ValueError("not JSON, JSONP or a JavaScript assignment")
         body = match["body"].strip()
     return json.loads(body, parse_float=Decimal)
+
+
+def load_object(text: str, key: str | None = None, answer: str = "body") -> dict[str, Any]:
+    """A body that must be a JSON object (bare or wrapped), holding ``key`` when one is named;
+    otherwise ``BadPayload``, naming the ``answer``."""
+    try:
+        payload = loads_jsonp(text)
+    except ValueError as exc:
+        raise BadPayload(f"unparseable {answer} ({exc})") from None
+    if not isinstance(payload, dict):
+        raise BadPayload(f"the {answer} is not a JSON object")
+    if key is not None and key not in payload:
+        raise BadPayload(f"no {key!r} key in the {answer}")
+    return payload

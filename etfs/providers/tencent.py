@@ -31,7 +31,7 @@ from etfs.providers.base import (
 )
 from etfs.providers.errors import BadPayload, NotSupported, UnknownInstrument
 from etfs.providers.http import ClientOptions, HostClients
-from etfs.providers.jsonp import loads_jsonp
+from etfs.providers.jsonp import load_object
 from etfs.symbols import Symbol, classify_code
 
 logger = logging.getLogger(__name__)
@@ -49,12 +49,7 @@ def decimals_for(symbol: Symbol) -> int:
 
 def parse_tencent_bars(text: str, symbol: Symbol, adjust: Adjust) -> list[BarRecord]:
     """The rows of one ``fqkline`` response (bare JSON or ``_var=`` assignment)."""
-    try:
-        payload = loads_jsonp(text)
-    except ValueError as exc:
-        raise BadPayload(f"unparseable body ({exc})") from None
-    if not isinstance(payload, dict):
-        raise BadPayload("the body is not a JSON object")
+    payload = load_object(text)
     if str(payload.get("code", "0")) != "0":
         raise BadPayload(f"Tencent answered code={payload.get('code')!r} msg={payload.get('msg')!r}")
     data = payload.get("data")

@@ -233,7 +233,7 @@ def _sse_shares(funds: SimFunds, query: dict[str, str]) -> str:
         day = dt.date.fromisoformat(query.get("STAT_DATE", ""))
     except ValueError:
         day = None
-    rows = []
+    rows: list[dict[str, str]] = []
     if day is not None and is_trading_day(day) and day <= funds.market.today:
         for inst, shares in funds.shares_on(day, "SH"):
             rows.append(

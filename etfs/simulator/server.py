@@ -234,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections are closed after this
     server: _Server
+    # BaseHTTPRequestHandler's own buffer of header lines (send_header fills it, flush_headers
+    # writes it); typeshed leaves it out. _send appends a body to it to send both in one write.
+    _headers_buffer: list[bytes]
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("simulator: " + format, *args)

@@ -47,6 +47,7 @@ from etfs.providers.base import ListingRecord
 from etfs.providers.errors import ProviderError, ProviderUnavailable
 from etfs.providers.funds import ExchangeFund, FundDataProvider, LatestNav, NavRecord, SharesRecord
 from etfs.sync.runs import RunRecorder
+from prices.fund_models import FundDay
 from prices.models import DailyBar, FundNav, FundQuote, FundShares, time_to_trading_date, trading_date_to_time
 
 logger = logging.getLogger(__name__)
@@ -78,27 +79,24 @@ class UpsertCounts:
 
 
 def upsert_days(
-    model: type[models.Model], fields: tuple[str, ...], rows: Iterable[tuple[int, dt.date, tuple]]
+    model: type[FundDay], fields: tuple[str, ...], rows: Iterable[tuple[int, dt.date, tuple]]
 ) -> UpsertCounts:
     """Insert new (instrument, day) rows, update those whose values differ, count the rest.
 
     One transaction; the stored rows of the instruments and date range involved are read
     once and compared in Python (the same on SQLite, PostgreSQL and TimescaleDB).
     """
-    rows = {(iid, day): values for iid, day, values in rows}
+    by_key = {(iid, day): values for iid, day, values in rows}
     counts = UpsertCounts()
-    if not rows:
+    if not by_key:
         return counts
-    ids = {iid for iid, _ in rows}
-    days = [day for _, day in rows]
-    stored = model.objects.filter(
-        instrument_id__in=ids,
-        time__gte=trading_date_to_time(min(days)),
-        time__lt=trading_date_to_time(max(days) + dt.timedelta(days=1)),
-    )
-    existing = {(obj.instrument_id, time_to_trading_date(obj.time)): obj for obj in stored}
-    new, changed = [], []
-    for (iid, day), values in rows.items():
+    ids = {iid for iid, _ in by_key}
+    days = [day for _, day in by_key]
+    stored = model.objects.filter(instrument_id__in=ids).between(min(days), max(days))
+    existing = {(obj.instrument_id, obj.trading_date): obj for obj in stored}
+    new: list[tuple] = []
+    changed: list[FundDay] = []
+    for (iid, day), values in by_key.items():
         obj = existing.get((iid, day))
         if obj is None:
             new.append((iid, trading_date_to_time(day), *values))
@@ -116,7 +114,7 @@ def upsert_days(
     return counts
 
 
-def insert_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[tuple]) -> None:
+def insert_rows(model: type[FundDay], fields: tuple[str, ...], rows: list[tuple]) -> None:
     """``INSERT`` ``(instrument_id, time, *fields)`` rows in a few statements, without model objects.
 
     A backfill writes millions of NAV and shares rows; ``bulk_create`` spent most of its time
@@ -126,10 +124,11 @@ def insert_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[t
     if not rows:
         return
     ops = connection.ops
-    columns = ["instrument_id", "time", *(model._meta.get_field(name).column for name in fields)]
+    stored = {field.name: field for field in model._meta.concrete_fields}
+    columns = ["instrument_id", "time", *(_column(stored[name]) for name in fields)]
     decimals = {
         index + 2: (field.max_digits, field.decimal_places)
-        for index, field in enumerate(model._meta.get_field(name) for name in fields)
+        for index, field in enumerate(stored[name] for name in fields)
         if isinstance(field, models.DecimalField)
     }
 
@@ -150,6 +149,12 @@ def insert_rows(model: type[models.Model], fields: tuple[str, ...], rows: list[t
         else:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", [adapt(r) for r in rows])
+
+
+def _column(stored: models.Field) -> str:
+    if stored.column is None:  # a concrete field always has one
+        raise ValueError(f"{stored.name} has no column")
+    return stored.column
 
 
 # --- universe -------------------------------------------------------------------------------------
@@ -429,11 +434,13 @@ class FundSync:
     def _share_reports(self, exchange: str, start: dt.date) -> Iterable[list[SharesRecord]]:
         if exchange == "SH":  # one request per day: fetched on the pool, in date order
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sse-shares") as pool:
-                answers = pool.map(self.provider.sse_shares, trading_days(start, self.final_day))
+                answers = [pool.submit(self.provider.sse_shares, day) for day in trading_days(start, self.final_day)]
                 try:
-                    yield from answers
+                    for answer in answers:
+                        yield answer.result()
                 finally:
-                    answers.close()  # on an error, cancels the days not yet asked for
+                    for answer in answers:  # on an error, cancels the days not yet asked for
+                        answer.cancel()
             return
         window_start = start
         while window_start <= self.final_day:

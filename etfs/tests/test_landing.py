@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
@@ -13,9 +12,9 @@ from django.utils import timezone
 
 from etfs.calendar import SHANGHAI, trading_days
 from etfs.models import AssetType, SyncRun
-from etfs.tests.factories import InstrumentFactory, StockFactory, SyncRunFactory
+from etfs.tests.factories import InstrumentFactory, StockFactory, SyncRunFactory, make_bars
 from etfs.views import build_landing_summary, cached_gaps, find_gaps
-from prices.models import DailyBar, trading_date_to_time
+from prices.models import DailyBar
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +29,6 @@ def _fresh_gap_cache():
 
 # Friday 2024-06-28 after the close: that day's bars are final.
 FRIDAY_EVENING = dt.datetime(2024, 6, 28, 18, 0, tzinfo=SHANGHAI)
-
-
-def make_bars(instrument, days):
-    DailyBar.objects.bulk_create(
-        DailyBar(
-            instrument=instrument,
-            time=trading_date_to_time(day),
-            open=Decimal("3.5"),
-            high=Decimal("3.5"),
-            low=Decimal("3.5"),
-            close=Decimal("3.5"),
-            volume=100,
-            amount=Decimal(350),
-        )
-        for day in days
-    )
 
 
 JUNE = trading_days(dt.date(2024, 6, 3), dt.date(2024, 6, 28))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,9 @@ from etfs.simulator import sessions as sim_sessions
 from etfs.simulator.server import KLINE_PATH
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
-from etfs.tests.factories import InstrumentFactory
+from etfs.tests.factories import InstrumentFactory, make_bars
 from etfs.tests.recorded_host import LAST_RAW_DAY, recorded_provider
 from etfs.views import build_landing_summary, find_gaps
-from prices.models import DailyBar, trading_date_to_time
 
 pytestmark = pytest.mark.django_db
 
@@ -206,20 +204,7 @@ def test_health_warns_when_no_session_is_known_for_the_coming_days(today, warns)
 def test_instrument_detail_lists_trading_days_without_a_bar(client):
     instrument = InstrumentFactory(code="510300")
     june = calendar.trading_days(dt.date(2024, 6, 3), dt.date(2024, 6, 28))
-    DailyBar.objects.bulk_create(
-        DailyBar(
-            instrument=instrument,
-            time=trading_date_to_time(day),
-            open=Decimal("3.5"),
-            high=Decimal("3.5"),
-            low=Decimal("3.5"),
-            close=Decimal("3.5"),
-            volume=100,
-            amount=Decimal(350),
-        )
-        for day in june
-        if day not in (june[4], june[9])
-    )
+    make_bars(instrument, [day for day in june if day not in (june[4], june[9])])
 
     body = client.get("/api/instruments/510300.SH/").json()
 

@@ -21,10 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from prices.columns import COLUMNS
+from prices.columns import PERIOD_START
 from prices.queries import MAX_DATE, MIN_DATE
-
-PERIOD_START = COLUMNS.index("period_start")
 
 
 class BarCursorPagination(BasePagination):
@@ -71,7 +69,7 @@ class BarCursorPagination(BasePagination):
     def paginate_rows(
         self, fetch: Callable[[dt.date | None, int], list[tuple]], params: dict[str, Any], request: Request
     ) -> list[tuple]:
-        """One page of ``prices.rows.COLUMNS`` tuples from ``fetch(start, limit)``; ``params`` are the
+        """One page of ``prices.columns.COLUMNS`` tuples from ``fetch(start, limit)``; ``params`` are the
         validated query parameters."""
         self.request = request
         start = params.get("start")

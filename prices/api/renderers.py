@@ -14,7 +14,8 @@ from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
-from prices.api.writers import BOM, DATE_COLUMNS, parquet_chunks
+from prices.api.writers import BOM, parquet_chunks
+from prices.columns import DATE_COLUMNS
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 

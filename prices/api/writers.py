@@ -1,6 +1,6 @@
 """Bar rows straight to bytes: JSON text, CSV lines and Parquet row groups, no serializer per row.
 
-Rows are tuples in ``prices.rows.COLUMNS`` order; a writer picks the requested columns by
+Rows are tuples in ``prices.columns.COLUMNS`` order; a writer picks the requested columns by
 position. JSON numbers are written from the ``Decimal`` text (exact, and what
 ``json.loads`` reads back as the same float), CSV keeps the decimal text, Parquet gets
 typed columns:
@@ -22,12 +22,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from prices.columns import COLUMNS
+from prices.columns import COLUMNS, DATE_COLUMNS, INT_COLUMNS, JSON_STRINGS, TEXT_COLUMNS
 
 INDEX = {name: i for i, name in enumerate(COLUMNS)}
-DATE_COLUMNS = {"date", "period_start"}
-INT_COLUMNS = {"volume"}
-TEXT_COLUMNS = {"symbol", "name"}
 BOM = "\ufeff"
 
 
@@ -48,19 +45,20 @@ def json_rows(rows: Iterable[tuple], columns: Sequence[str]) -> str:
     ASCII (``510300.SH``). ``None`` comes out as ``None`` and is turned into ``null`` once
     over the whole text: no value of these columns can contain ``:None`` otherwise.
     """
-    template = (
-        "{" + ",".join(f'"{n}":"%s"' if n in DATE_COLUMNS or n == "symbol" else f'"{n}":%s' for n in columns) + "}"
-    )
+    template = _json_template(columns)
     pick = picker(columns)
     return ("[" + ",".join([template % pick(row) for row in rows]) + "]").replace(":None", ":null")
+
+
+def _json_template(columns: Sequence[str]) -> str:
+    """A ``%`` template of one JSON object with ``columns`` as keys (``JSON_STRINGS`` quoted)."""
+    return "{" + ",".join(f'"{n}":"%s"' if n in JSON_STRINGS else f'"{n}":%s' for n in columns) + "}"
 
 
 def lines_of(rows: Sequence[tuple], columns: Sequence[str], fmt: str) -> list[str]:
     """One CSV line (no line end) or JSON object per row, as ``csv_chunks``/``json_rows`` write them."""
     if fmt == "json":
-        template = (
-            "{" + ",".join(f'"{n}":"%s"' if n in DATE_COLUMNS or n == "symbol" else f'"{n}":%s' for n in columns) + "}"
-        )
+        template = _json_template(columns)
         pick = picker(columns)
         return [(template % pick(row)).replace(":None", ":null") for row in rows]
     sink = _Lines()
