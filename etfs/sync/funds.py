@@ -31,7 +31,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,7 @@ from etfs.providers.funds import ExchangeFund, FundDataProvider, LatestNav, NavR
 from etfs.sync.runs import RunRecorder
 from prices.fund_models import FundDay
 from prices.models import DailyBar, FundNav, FundQuote, FundShares, time_to_trading_date, trading_date_to_time
+from prices.writer import WriteCounts
 
 logger = logging.getLogger(__name__)
 
@@ -62,32 +63,17 @@ def fund_sync_enabled(kind: str) -> bool:
     return kind == SyncRun.Kind.ETFS and bool(settings.FUNDDATA.get("ENABLED"))
 
 
-# --- writing per-fund daily rows ------------------------------------------------------------------
-@dataclass
-class UpsertCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def add(self, other: UpsertCounts) -> None:
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-
-    def as_dict(self) -> dict[str, int]:
-        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged}
-
-
+# --- writing per-fund daily rows (counted as bars are: prices.writer.WriteCounts) -----------------
 def upsert_days(
     model: type[FundDay], fields: tuple[str, ...], rows: Iterable[tuple[int, dt.date, tuple]]
-) -> UpsertCounts:
+) -> WriteCounts:
     """Insert new (instrument, day) rows, update those whose values differ, count the rest.
 
     One transaction; the stored rows of the instruments and date range involved are read
     once and compared in Python (the same on SQLite, PostgreSQL and TimescaleDB).
     """
     by_key = {(iid, day): values for iid, day, values in rows}
-    counts = UpsertCounts()
+    counts = WriteCounts()
     if not by_key:
         return counts
     ids = {iid for iid, _ in by_key}
@@ -325,7 +311,7 @@ class FundSync:
             if iopv is None and premium is None:
                 continue
             rows.append((ids[symbol], record.quote.day, (iopv, premium)))
-        self.report["quotes"] = upsert_days(FundQuote, ("iopv", "em_premium_pct"), rows).as_dict()
+        self.report["quotes"] = asdict(upsert_days(FundQuote, ("iopv", "em_premium_pct"), rows))
 
     # --- facts ------------------------------------------------------------------------------------
     def sync_facts(self, instruments: list[Instrument]) -> None:
@@ -354,7 +340,7 @@ class FundSync:
 
     # --- NAV --------------------------------------------------------------------------------------
     def sync_nav(self, instruments: list[Instrument]) -> None:
-        counts = UpsertCounts()
+        counts = WriteCounts()
         last = dict(
             FundNav.objects.filter(instrument__in=instruments)
             .values("instrument_id")
@@ -378,11 +364,11 @@ class FundSync:
                 daily.append((instrument.id, row.day, (row.unit_nav, row.accumulated_nav)))
             else:
                 history.append(instrument)  # a gap: fetch the whole series once
-        counts.add(upsert_days(FundNav, ("unit_nav", "accumulated_nav"), daily))
+        counts += upsert_days(FundNav, ("unit_nav", "accumulated_nav"), daily)
         for instrument, records in self._fetch_each(history, self.provider.nav_history, "NAV history"):
-            counts.add(upsert_days(FundNav, ("unit_nav", "accumulated_nav"), _nav_rows(instrument.id, records)))
+            counts += upsert_days(FundNav, ("unit_nav", "accumulated_nav"), _nav_rows(instrument.id, records))
             self.recorder.heartbeat()
-        self.report["nav"] = {**counts.as_dict(), "from_bulk": len(daily), "history_requests": len(history)}
+        self.report["nav"] = {**asdict(counts), "from_bulk": len(daily), "history_requests": len(history)}
 
     # --- shares -----------------------------------------------------------------------------------
     def sync_shares(self, instruments: list[Instrument]) -> None:
@@ -411,7 +397,7 @@ class FundSync:
         if start > self.final_day:
             return {"requests": 0, "read_to": cursor.day.isoformat() if cursor else None}
         ids = dict(Instrument.objects.etfs().filter(exchange=exchange).values_list("code", "id"))
-        counts = UpsertCounts()
+        counts = WriteCounts()
         read_to: dt.date | None = None
         requests = 0
         pending: list[tuple[int, dt.date, tuple]] = []
@@ -421,15 +407,15 @@ class FundSync:
             if records:
                 read_to = max(read_to or records[0].day, max(r.day for r in records))
             if len(pending) >= SHARES_BATCH_ROWS:  # one transaction per batch of days, not per day
-                counts.add(upsert_days(FundShares, ("shares",), pending))
+                counts += upsert_days(FundShares, ("shares",), pending)
                 pending = []
                 self.recorder.heartbeat()
-        counts.add(upsert_days(FundShares, ("shares",), pending))
+        counts += upsert_days(FundShares, ("shares",), pending)
         if read_to is not None:
             if cursor is None or read_to > cursor.day:
                 FundDataCursor.objects.update_or_create(name=f"shares:{exchange}", defaults={"day": read_to})
             FundProfile.objects.filter(pk__in=[profiles[i.id].pk for i in unread]).update(shares_since=start)
-        return {**counts.as_dict(), "requests": requests, "from": start.isoformat(), "read_to": str(read_to or "")}
+        return {**asdict(counts), "requests": requests, "from": start.isoformat(), "read_to": str(read_to or "")}
 
     def _share_reports(self, exchange: str, start: dt.date) -> Iterable[list[SharesRecord]]:
         if exchange == "SH":  # one request per day: fetched on the pool, in date order
