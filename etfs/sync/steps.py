@@ -218,11 +218,60 @@ def _walk(
         if chosen is solved:
             chosen = Action(ex_day, chosen.cash, chosen.split_ratio)
             if bounds is not None:
+                narrowed = _narrow_odd(p, q, start, a, b, bounds, decimals)
+                if narrowed is not None:
+                    ratio, bounds = narrowed
+                    trial = Action(ex_day, chosen.cash, ratio)
+                    if _exact_segment(p[start : j + 1], q[start : j + 1], *_step(a, b, trial, decimals)):
+                        chosen = trial
                 odd_bounds[ex_day] = bounds
         found.append(chosen)
         a, b = _step(a, b, chosen, decimals)
         stop = j
     return sorted(found, key=lambda x: x.ex_date)
+
+
+ODD_CASH_COLUMNS = 400  # cash values (0.001 CNY apart) tried per run by ``_narrow_odd``
+ODD_MAX_SEGMENTS = 64  # runs of constant cash followed before the reading stops
+
+
+def _narrow_odd(
+    p: np.ndarray, q: np.ndarray, start: int, a: Decimal, b: Decimal, bounds: tuple[float, float], decimals: int
+) -> tuple[Decimal, tuple[float, float]] | None:
+    """An odd ratio re-read from the days before its segment, where cash payments may lie between.
+
+    The days up to the previous ex-day leave an interval of ratios; the ratio scales every
+    earlier day too, and a hair off the true one lets an earlier day round a tick apart, which
+    the walk then reads as a bad row or an invented ex-day (0.9995, cash 0.0003), or as no
+    reading at all. Going back from the segment, each run of days shares one cash sum ``C``
+    (on the 0.001 CNY grid): ``later((p − C) / r)`` rounds to qfq  ⇔  ``r ∈ ((p − C) / high,
+    (p − C) / low]``. Each run takes the cash that keeps the ratios' interval open longest,
+    and narrows it; the walk stops where a day fits no cash at all (an earlier split). Returns
+    the middle of what is left and the interval (None when nothing lies before the segment)."""
+    if start <= 0 or not bounds[0] < bounds[1]:
+        return None
+    low, high = _preimage(q[:start].astype(np.float64)[::-1], a, b)
+    pf = p[:start].astype(np.float64)[::-1]  # newest first
+    if np.any(low <= 0):
+        return None
+    lo, hi = bounds
+    at, cash, runs = 0, 0.0, 0
+    grid = 10.0 ** (decimals - 3)  # ticks per 0.001 CNY
+    while at < len(pf) and runs < ODD_MAX_SEGMENTS:
+        columns = cash + grid * np.arange(ODD_CASH_COLUMNS)
+        rest_p = pf[at:, :, None] - columns  # days × prices × cash
+        lo_r = np.maximum.accumulate(np.maximum((rest_p / high[at:, :, None]).max(axis=1), lo), axis=0)
+        hi_r = np.minimum.accumulate(np.minimum((rest_p / low[at:, :, None]).min(axis=1), hi), axis=0)
+        open_ = lo_r < hi_r
+        alive = np.where(open_.all(axis=0), len(pf) - at, open_.argmin(axis=0))
+        best = int(alive.argmax())
+        if alive[best] == 0:
+            break
+        length = int(alive[best])
+        lo, hi = float(lo_r[length - 1, best]), float(hi_r[length - 1, best])
+        at, cash, runs = at + length, float(columns[best]), runs + 1
+    middle = Decimal(repr((lo + hi) / 2)).quantize(Decimal(1).scaleb(-RATIO_PLACES), rounding=ROUND_HALF_UP)
+    return middle, (lo, hi)
 
 
 def _ex_day_after(days: list[dt.date], j: int, qfq: PriceTicks) -> dt.date:
@@ -519,6 +568,15 @@ def _reading(
     if alive == 0:
         return None
     cash = _pick_cash(lo_c[:alive].max(), hi_c[:alive].min(), decimals)
+    if cash is None:  # the interval closed on a boundary (13.5, 13.5]: the run ends where a grid value still fits
+        lows, highs = np.maximum.accumulate(lo_c.max(axis=1)), np.minimum.accumulate(hi_c.min(axis=1))
+        fits, gone = 0, alive  # _pick_cash fits on the first ``fits`` rows, not on ``gone``
+        while gone - fits > 1:
+            middle = (fits + gone) // 2
+            fits, gone = (middle, gone) if _pick_cash(lows[middle - 1], highs[middle - 1], decimals) else (fits, middle)
+        if fits == 0:
+            return None
+        alive, cash = fits, _pick_cash(lows[fits - 1], highs[fits - 1], decimals)
     if cash is None or cash < 0:
         return None
     action = Action(dt.date.min, cash=cash, split_ratio=ratio)

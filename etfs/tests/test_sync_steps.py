@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from etfs.calendar import trading_days
@@ -216,3 +219,42 @@ def test_a_snapshot_reading_never_replaces_the_providers_series():
 
     assert changes.count == 0
     assert CorporateAction.objects.get().cash == Decimal("0.052")
+
+
+# --- the full-size bench's backfill (1,000 simulated ETFs x 10 years): cases the solver failed ---------
+SIM_CASES = Path(__file__).parent / "fixtures" / "sim_backfill_solver_cases"
+
+
+def sim_case(symbol: str) -> tuple[PriceTicks, PriceTicks, list[Action]]:
+    """Raw and qfq ticks and the simulator's actions of one recorded case (fixtures README)."""
+    meta = json.loads(SIM_CASES.with_suffix(".json").read_text())[symbol]
+    with np.load(SIM_CASES.with_suffix(".npz")) as arrays:
+        days = [dt.date.fromordinal(int(day)) for day in np.cumsum(arrays[f"{symbol}/days"])]
+        raw = np.cumsum(arrays[f"{symbol}/raw"], axis=0).astype(np.int64)
+        qfq = raw - np.cumsum(arrays[f"{symbol}/gap"], axis=0)
+    truth = [Action(dt.date.fromisoformat(day), Decimal(cash), Decimal(ratio)) for day, cash, ratio in meta["actions"]]
+    return PriceTicks(days, raw, meta["decimals"]), PriceTicks(days, qfq, meta["decimals"]), truth
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    [
+        "159441.SZ",  # 3.834928 conversion between sub-cent cash payments: "no cash or ratio explains"
+        "159461.SZ",  # the same, cash of 0.001-0.003 after the conversion
+        "159971.SZ",  # a 0.380231127 reverse conversion after three cash payments
+        "159100.SZ",  # a 0.380231127 reverse conversion right after cash
+        "517916.SH",  # a 1:4 split, then cash of 0.001-0.007 on prices near 0.27
+        "512170.SH",  # a 1:3 split, then cash of 0.001-0.004: read as odd ratios of 0.997..1.016
+        "159051.SZ",  # a 1.110680861 conversion: five days taken as bad rows
+        "518156.SH",  # a 3.834928 conversion: 35 days taken as bad rows, 70 invented actions
+    ],
+)
+def test_simulated_backfill_cases_reproduce_qfq_on_every_day_without_bad_rows(symbol):
+    raw, qfq, truth = sim_case(symbol)
+    outliers: list[dt.date] = []
+
+    found = find_actions(raw, qfq, outliers=outliers)
+
+    assert mismatched_days(raw, qfq, found, "qfq") == []
+    assert outliers == []
+    assert len(found) == len(truth)
