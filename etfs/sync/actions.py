@@ -82,11 +82,18 @@ class Findings:
     (``source=provider``), a stored ex-day strictly after the first and up to the last one
     that is not in ``actions`` did not happen (non-manual rows there go). A snapshot reading
     removes nothing.
+
+    ``unexplained`` says why the series could not be read (then ``window`` is None, so no
+    stored row is touched, and the run records the instrument as failed for its adjustments;
+    its raw bars are stored all the same); ``ex_days`` are the days the series still shows
+    stepping (terms unknown), whose raw moves the move check must not hold.
     """
 
     actions: list[Action]
     source: str = Source.PROVIDER
     window: tuple[dt.date, dt.date] | None = None
+    unexplained: str = ""
+    ex_days: tuple[dt.date, ...] = ()
 
 
 @dataclass

@@ -38,7 +38,7 @@ from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync.actions import Findings, Source, derive_action, record_actions, stored_actions
 from etfs.sync.runs import RunRecorder
-from etfs.sync.steps import SeriesMismatch, find_actions, pin_with_hfq
+from etfs.sync.steps import SeriesMismatch, find_actions, pin_with_hfq, step_days
 from etfs.sync.validation import (
     UNLIMITED_FIRST_BARS,
     BarRules,
@@ -356,9 +356,9 @@ def _snapshot_ex_day(provider: MarketDataProvider, symbol: Symbol, job: HistoryJ
 
 def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.date]) -> BarRules | None:
     """``rules`` with the ex-days found in the series (each on its first bar) as known ones."""
-    if rules is None or findings is None or not findings.actions:
+    if rules is None or findings is None or not (findings.actions or findings.ex_days):
         return rules
-    found = set()
+    found = set(findings.ex_days)
     for action in findings.actions:
         found.add(action.ex_date)
         found.update(day for day in days[bisect.bisect_left(days, action.ex_date) :][:1])
@@ -401,8 +401,11 @@ def _evidence(
             raw, qfq, later=later, known=[a for a in job.known if a.ex_date <= job.end], outliers=outliers
         )
     except SeriesMismatch as exc:
-        logger.warning("%s: the qfq series does not fit the raw one (%s): ex-days left as stored", job.symbol, exc)
-        return fallback
+        # The raw bars are right whatever the adjustments: they are stored, nothing is invented, the
+        # stored actions stay, and the run names the instrument (``--verify-adjustments`` re-reads it).
+        reason = f"adjustments not updated: the qfq series does not fit the raw one ({exc}); raw bars stored"
+        found = fallback or Findings([], Source.PROVIDER)
+        return dataclasses.replace(found, unexplained=reason, ex_days=tuple(step_days(raw, qfq)))
     if outliers:
         logger.warning("%s: raw and qfq prices disagree on %s alone (a bad row, not an ex-day)", job.symbol, outliers)
     if later:  # already known: only what lies inside the range is news
@@ -588,6 +591,9 @@ class HistorySync:
                 for fetched in pending:
                     self.quarantine.hold_moves(fetched.job.instrument_id, fetched.held)
             record_actions({f.job.instrument_id: f.findings for f in pending if f.findings is not None})
+            for fetched in pending:
+                if fetched.findings is not None and fetched.findings.unexplained:
+                    self.recorder.error(fetched.job.symbol, fetched.findings.unexplained)
             _set_list_dates(pending)
         _count(self.recorder, counts, instruments=len(pending))
         self.done += len(pending)

@@ -218,17 +218,33 @@ def _walk(
         if chosen is solved:
             chosen = Action(ex_day, chosen.cash, chosen.split_ratio)
             if bounds is not None:
-                narrowed = _narrow_odd(p, q, start, a, b, bounds, decimals)
-                if narrowed is not None:
-                    ratio, bounds = narrowed
-                    trial = Action(ex_day, chosen.cash, ratio)
-                    if _exact_segment(p[start : j + 1], q[start : j + 1], *_step(a, b, trial, decimals)):
-                        chosen = trial
-                odd_bounds[ex_day] = bounds
+                chosen, odd_bounds[ex_day] = _narrowed(p, q, start, j, a, b, chosen, bounds, decimals)
         found.append(chosen)
         a, b = _step(a, b, chosen, decimals)
         stop = j
     return sorted(found, key=lambda x: x.ex_date)
+
+
+def _narrowed(
+    p: np.ndarray,
+    q: np.ndarray,
+    start: int,
+    j: int,
+    a: Decimal,
+    b: Decimal,
+    action: Action,
+    bounds: tuple[float, float],
+    decimals: int,
+) -> tuple[Action, tuple[float, float]]:
+    """``action`` (an odd ratio read from days ``start..j``) with its ratio narrowed by the days
+    before (``_narrow_odd``), kept when it still explains its own segment exactly."""
+    narrowed = _narrow_odd(p, q, start, a, b, bounds, decimals)
+    if narrowed is None:
+        return action, bounds
+    trial = Action(action.ex_date, action.cash, narrowed[0])
+    if _exact_segment(p[start : j + 1], q[start : j + 1], *_step(a, b, trial, decimals)):
+        return trial, narrowed[1]
+    return action, bounds
 
 
 ODD_CASH_COLUMNS = 400  # cash values (0.001 CNY apart) tried per run by ``_narrow_odd``
@@ -667,6 +683,23 @@ def mismatched_days(raw: PriceTicks, series: PriceTicks, actions: Sequence[Actio
             wrong.append(days[rows[bad]])
             rows = rows[:bad]
     return sorted(wrong)
+
+
+def step_days(raw: PriceTicks, qfq: PriceTicks) -> list[dt.date]:
+    """Days on which ``raw / qfq`` (closes) steps by more than rounding and stays stepped: the
+    series' ex-days, read without their terms (for when ``find_actions`` cannot read them).
+    A day whose ratio steps and steps back the next day is a bad row, not an ex-day."""
+    days, p, q = _aligned(raw, qfq)
+    if len(days) < 2:
+        return []
+    close_p, close_q = p[:, 3].astype(np.float64), q[:, 3].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = close_p / close_q
+        moved = np.abs(ratio[1:] / ratio[:-1] - 1) > 1 / np.minimum(close_q[1:], close_q[:-1])
+        back = np.abs(ratio[2:] / ratio[:-2] - 1) <= 1 / np.minimum(close_q[2:], close_q[:-2])
+    undone = np.append(moved[1:] & back, False)  # day i + 1 stepped and day i + 2 steps back
+    undoing = np.insert(back, 0, False)  # day i + 1 is back where day i - 1 was: day i was the bad one
+    return [days[i + 1] for i in np.flatnonzero(moved & ~undone & ~undoing)]
 
 
 MAX_PIN_TRIALS = 500  # full combinations of candidate terms tried by ``pin_with_hfq``

@@ -255,3 +255,32 @@ def test_new_ex_day_with_cash_and_bonus_shares_is_settled_by_the_qfq_series():
     # Both whole adjusted series (a new ex-day can reveal the exact terms of older ones); raw is stored.
     assert market.adjusted_requests[-2:] == [("600519.SH", dt.date(2024, 2, 1), None)] * 2
     assert market.history_requests[-1] == ("600519.SH", None, dt.date(2024, 6, 28))  # the backfill's
+
+
+def _qfq_off_on_the_last_week(market: FakeProvider, symbol: str) -> None:
+    """The provider's qfq series of ``symbol`` five ticks above raw on its newest five days: no action
+    explains it (nothing lies after the newest day)."""
+    read = market.fetch_price_ticks
+
+    def fetch(instrument, start=None, end=None, adjust=Adjust.QFQ):
+        ticks = read(instrument, start, end, adjust)
+        if instrument.canonical == symbol and adjust == Adjust.QFQ:
+            ticks.ticks[-5:] += 5
+        return ticks
+
+    market.fetch_price_ticks = fetch
+
+
+@pytest.mark.django_db
+def test_a_qfq_series_nothing_explains_keeps_every_raw_bar_and_fails_the_instrument_for_its_adjustments():
+    market = fake_market()  # 159919.SZ splits 1:2 on 2024-06-03
+    _qfq_off_on_the_last_week(market, "159919.SZ")
+
+    run = run_sync(SyncOptions.parse("etfs"), provider=market, now=dt.datetime(2024, 6, 28, 16, tzinfo=SHANGHAI))
+
+    stored = DailyBar.objects.filter(instrument__symbol="159919.SZ").count()
+    assert stored == len(market.visible("159919.SZ"))  # the split day too: the series shows it stepping
+    assert run.status == "partial"
+    (error,) = [e for e in run.errors if e["symbol"] == "159919.SZ"]
+    assert error["error"].startswith("adjustments not updated: the qfq series does not fit the raw one")
+    assert not CorporateAction.objects.filter(instrument__symbol="159919.SZ").exists()

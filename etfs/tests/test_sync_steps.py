@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import datetime as dt
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from etfs.calendar import trading_days
 from etfs.providers.base import BarRecord, PriceTicks
 from etfs.simulator.market import ScheduledAction, SimConfig, SimMarket
 from etfs.sync.actions import Findings, record_actions
-from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq
+from etfs.sync.steps import SeriesMismatch, find_actions, mismatched_days, pin_with_hfq, step_days
 from etfs.tests.factories import InstrumentFactory
 from etfs.tests.fake_provider import make_bars, qfq_bar
 from prices.adjustments import Action
@@ -258,3 +258,12 @@ def test_simulated_backfill_cases_reproduce_qfq_on_every_day_without_bad_rows(sy
     assert mismatched_days(raw, qfq, found, "qfq") == []
     assert outliers == []
     assert len(found) == len(truth)
+
+
+def test_step_days_are_the_days_raw_over_qfq_steps_and_stays_not_a_bad_row():
+    split = Action(dt.date(2024, 3, 4), split_ratio=Decimal(2))
+    raw, qfq, _ = series([split], base="4.200")
+    bad = DAYS.index(dt.date(2024, 5, 6))
+    qfq.ticks[bad] += 9
+
+    assert step_days(raw, qfq) == [split.ex_date]
