@@ -274,20 +274,37 @@ def _narrow_odd(
     at, cash, runs = 0, 0.0, 0
     grid = 10.0 ** (decimals - 3)  # ticks per 0.001 CNY
     while at < len(pf) and runs < ODD_MAX_SEGMENTS:
-        columns = cash + grid * np.arange(ODD_CASH_COLUMNS)
-        rest_p = pf[at:, :, None] - columns  # days × prices × cash
-        lo_r = np.maximum.accumulate(np.maximum((rest_p / high[at:, :, None]).max(axis=1), lo), axis=0)
-        hi_r = np.minimum.accumulate(np.minimum((rest_p / low[at:, :, None]).min(axis=1), hi), axis=0)
-        open_ = lo_r < hi_r
-        alive = np.where(open_.all(axis=0), len(pf) - at, open_.argmin(axis=0))
-        best = int(alive.argmax())
-        if alive[best] == 0:
+        run = _cash_run(pf[at:], low[at:], high[at:], cash + grid * np.arange(ODD_CASH_COLUMNS), (lo, hi))
+        if run is None:
             break
-        length = int(alive[best])
-        lo, hi = float(lo_r[length - 1, best]), float(hi_r[length - 1, best])
-        at, cash, runs = at + length, float(columns[best]), runs + 1
+        length, cash, (lo, hi) = run
+        at, runs = at + length, runs + 1
     middle = Decimal(repr((lo + hi) / 2)).quantize(Decimal(1).scaleb(-RATIO_PLACES), rounding=ROUND_HALF_UP)
     return middle, (lo, hi)
+
+
+def _cash_run(
+    p: np.ndarray, low: np.ndarray, high: np.ndarray, columns: np.ndarray, bounds: tuple[float, float]
+) -> tuple[int, float, tuple[float, float]] | None:
+    """The longest run of days from the first (newest) that one cash value of ``columns`` explains
+    at a ratio inside ``bounds``: ``(days, cash, the ratios left)``, None if not even one day.
+    Read on a growing window (64 days, then 4x): a run rarely reaches far, so memory stays small."""
+    size = 64
+    while True:
+        end = min(size, len(p))
+        rest = p[:end, :, None] - columns  # days × prices × cash
+        lo_r = np.maximum.accumulate(np.maximum((rest / high[:end, :, None]).max(axis=1), bounds[0]), axis=0)
+        hi_r = np.minimum.accumulate(np.minimum((rest / low[:end, :, None]).min(axis=1), bounds[1]), axis=0)
+        open_ = lo_r < hi_r
+        alive = np.where(open_.all(axis=0), end, open_.argmin(axis=0))
+        best = int(alive.argmax())
+        if alive[best] < end or end == len(p):
+            break
+        size *= 4
+    length = int(alive[best])
+    if length == 0:
+        return None
+    return length, float(columns[best]), (float(lo_r[length - 1, best]), float(hi_r[length - 1, best]))
 
 
 def _ex_day_after(days: list[dt.date], j: int, qfq: PriceTicks) -> dt.date:
