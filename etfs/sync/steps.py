@@ -274,7 +274,11 @@ def _narrow_odd(
     at, cash, runs = 0, 0.0, 0
     grid = 10.0 ** (decimals - 3)  # ticks per 0.001 CNY
     while at < len(pf) and runs < ODD_MAX_SEGMENTS:
-        run = _cash_run(pf[at:], low[at:], high[at:], cash + grid * np.arange(ODD_CASH_COLUMNS), (lo, hi))
+        # the cash values the run's first day allows at some ratio left (on the grid, never below the later sums)
+        first_low = float(np.max(pf[at] - hi * high[at])) if hi > 0 else cash
+        first_high = float(np.min(pf[at] - lo * low[at]))
+        units = np.arange(max(cash, first_low) // grid, first_high // grid + 1)[:ODD_CASH_COLUMNS]
+        run = _cash_run(pf[at:], low[at:], high[at:], units * grid, (lo, hi)) if len(units) else None
         if run is None:
             break
         length, cash, (lo, hi) = run
