@@ -383,17 +383,8 @@ def _evidence(
     if len(raw) < 2:
         return fallback
     later = [a for a in job.known if a.ex_date > job.end]
-    try:
-        qfq = provider.fetch_price_ticks(symbol, raw.days[0], None, Adjust.QFQ)
-    except ProviderUnavailable:
-        raise
-    except ProviderError as exc:
-        logger.warning("%s: no qfq series, ex-days left as stored: %s", job.symbol, exc)
-        return fallback
-    if qfq.decimals != raw.decimals:
-        logger.warning(
-            "%s: qfq quoted to %d places, raw to %d: ex-days left as stored", job.symbol, qfq.decimals, raw.decimals
-        )
+    qfq = _adjusted_series(provider, symbol, job, raw, Adjust.QFQ, "ex-days left as stored")
+    if qfq is None:
         return fallback
     outliers: list[dt.date] = []
     try:
@@ -432,17 +423,30 @@ def _pinned(
     """``actions`` pinned against the provider's hfq series too (unchanged if it cannot be read)."""
     if not actions:
         return actions
+    hfq = _adjusted_series(provider, symbol, job, raw, Adjust.HFQ, "terms as the qfq series gives them")
+    return actions if hfq is None else pin_with_hfq(raw, qfq, hfq, actions)
+
+
+def _adjusted_series(
+    provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks, adjust: Adjust, fallback: str
+) -> PriceTicks | None:
+    """The provider's ``adjust`` series over ``raw``'s days, or None (logged with ``fallback``, what is
+    done instead) when it cannot be read or is quoted to other decimals than ``raw``, so cannot be
+    compared tick for tick. ``ProviderUnavailable`` propagates: the host is down, not this series."""
+    name = adjust.value
     try:
-        series = provider.fetch_price_ticks(symbol, raw.days[0], None, Adjust.HFQ)
+        series = provider.fetch_price_ticks(symbol, raw.days[0], None, adjust)
     except ProviderUnavailable:
         raise
     except ProviderError as exc:
-        logger.warning("%s: no hfq series, terms as the qfq series gives them: %s", job.symbol, exc)
-        return actions
+        logger.warning("%s: no %s series, %s: %s", job.symbol, name, fallback, exc)
+        return None
     if series.decimals != raw.decimals:
-        logger.warning("%s: hfq quoted to %d places, raw to %d: not pinned", job.symbol, series.decimals, raw.decimals)
-        return actions
-    return pin_with_hfq(raw, qfq, series, actions)
+        logger.warning(
+            "%s: %s quoted to %d places, raw to %d: %s", job.symbol, name, series.decimals, raw.decimals, fallback
+        )
+        return None
+    return series
 
 
 def _checked(bars: list[BarRecord], end: dt.date, rules: BarRules | None = None) -> list[BarRecord]:
