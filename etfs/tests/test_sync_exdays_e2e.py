@@ -26,7 +26,6 @@ from etfs.calendar import SHANGHAI, previous_trading_day, trading_days
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.index import INDEX_SECID
 from etfs.simulator.market import ScheduledAction, SimConfig
-from etfs.simulator.server import run_simulator
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.models import DailyBar, time_to_trading_date
@@ -53,21 +52,9 @@ PAGE = 100
 
 
 @pytest.fixture
-def sim(settings):
+def sim(sync_host):
     config = SimConfig(n_etfs=12, n_stocks=4, years=2, today=TODAY, seed=11, scheduled=SCHEDULED)
-    with run_simulator(config) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-            "MAX_ATTEMPTS": 3,
-            "BACKOFF_BASE": 0.001,
-            "BACKOFF_MAX": 0.01,
-        }
-        yield simulator
+    return sync_host(config, MAX_ATTEMPTS=3, BACKOFF_BASE=0.001, BACKOFF_MAX=0.01)
 
 
 def _kinds(sim) -> dict[str, bool]:

@@ -16,7 +16,7 @@ from etfs.calendar import SHANGHAI, next_trading_day, shift_trading_days
 from etfs.funds import FundProfile, t0_for
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
-from etfs.simulator.server import KLINE_PATH, LIST_PATH, run_simulator
+from etfs.simulator.server import KLINE_PATH, LIST_PATH
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.fund_queries import nav_rows, shares_rows
@@ -31,29 +31,16 @@ SHARES_FROM = shift_trading_days(TODAY, SHARES_DAYS)
 
 
 @pytest.fixture
-def sim(settings):
+def sim(settings, sync_host):
     config = SimConfig(n_etfs=10, n_stocks=0, years=1, today=TODAY, seed=7, exchange_only_etfs=4)
-    with run_simulator(config) as simulator:
-        settings.MARKETDATA = {
-            **settings.MARKETDATA,
-            "EASTMONEY_LIST_URL": simulator.list_url,
-            "EASTMONEY_KLINE_URL": simulator.kline_url,
-            "TENCENT_KLINE_URL": simulator.tencent_url,
-            "PROVIDERS": ["eastmoney"],
-            "RATE_LIMIT": 0,
-            "READ_TIMEOUT": 2.0,
-            "MAX_ATTEMPTS": 3,
-            "BACKOFF_BASE": 0.001,
-            "BACKOFF_MAX": 0.005,
-            "BREAKER_THRESHOLD": 50,
-        }
-        settings.FUNDDATA = {
-            **settings.FUNDDATA,
-            "ENABLED": True,
-            **simulator.fund_urls(),
-            "SHARES_BACKFILL_DAYS": SHARES_DAYS,  # SSE answers one day a request: keep the test quick
-        }
-        yield simulator
+    simulator = sync_host(config, MAX_ATTEMPTS=3, BACKOFF_BASE=0.001, BACKOFF_MAX=0.005, BREAKER_THRESHOLD=50)
+    settings.FUNDDATA = {
+        **settings.FUNDDATA,
+        "ENABLED": True,
+        **simulator.fund_urls(),
+        "SHARES_BACKFILL_DAYS": SHARES_DAYS,  # SSE answers one day a request: keep the test quick
+    }
+    return simulator
 
 
 def sync(sim, **options) -> SyncRun:
