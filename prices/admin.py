@@ -21,7 +21,15 @@ from django.utils.safestring import mark_safe
 
 from etfs.symbols import parse_symbol
 from prices import quarantine
-from prices.models import BarRevision, CorporateAction, DailyBar, DayQuerySet, QuarantinedBar
+from prices.models import (
+    AnnouncedSplit,
+    AnnouncedYear,
+    BarRevision,
+    CorporateAction,
+    DailyBar,
+    DayQuerySet,
+    QuarantinedBar,
+)
 
 
 class CappedCountPaginator(Paginator):
@@ -175,7 +183,8 @@ class DailyBarAdmin(admin.ModelAdmin):
 @admin.register(CorporateAction)
 class CorporateActionAdmin(admin.ModelAdmin):
     """Ex-days behind qfq/hfq prices and how each was found: the provider's adjusted series
-    (the sync), the list snapshot (unconfirmed: the series could not be read), or a curator.
+    (the sync), its split or distribution table (exact terms the series confirmed), the list
+    snapshot (unconfirmed: the series could not be read), or a curator.
     Curators may add or correct them; what they save is ``manual`` and the sync leaves it."""
 
     list_display = ("instrument", "ex_date", "cash", "split_ratio", "source", "updated_at")
@@ -191,6 +200,37 @@ class CorporateActionAdmin(admin.ModelAdmin):
         """A row written in the admin is the curator's word: mark it ``manual``."""
         obj.source = CorporateAction.Source.MANUAL
         super().save_model(request, obj, form, change)
+
+
+@admin.register(AnnouncedSplit)
+class AnnouncedSplitAdmin(admin.ModelAdmin):
+    """The provider's fund split/conversion table as the sync keeps it, to check a ``table`` row's
+    source; read only: a curator corrects a fund's terms on its corporate action instead."""
+
+    list_display = ("code", "ex_date", "split_ratio")
+    search_fields = ("code",)
+    list_filter = ("ex_date",)
+    ordering = ("-ex_date", "code")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AnnouncedYear)
+class AnnouncedYearAdmin(admin.ModelAdmin):
+    """Which years of the split table are stored, and on which trading day each was read."""
+
+    list_display = ("year", "fetched_on", "rows")
+    ordering = ("-year",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 def _values_table(old: dict | None, new: dict | None) -> str:

@@ -161,6 +161,7 @@ class CorporateAction(models.Model):
 
     class Source(models.TextChoices):
         PROVIDER = "provider", "Provider's adjusted series"
+        TABLE = "table", "Provider's distribution table, checked against its qfq series"
         SNAPSHOT = "snapshot", "List snapshot (f18), unconfirmed"
         MANUAL = "manual", "Entered by a curator"
         DERIVED = "derived", "Quotes (close - change), legacy"
@@ -204,6 +205,41 @@ def bar_values(source: object) -> dict[str, str | int | None]:
     volume = source.volume  # type: ignore[attr-defined]
     values["volume"] = int(volume) if isinstance(volume, int) else str(volume)
     return values
+
+
+class AnnouncedSplit(models.Model):
+    """A row of East Money's fund split/conversion table (``dt=9``), kept per calendar year.
+
+    A backfill reads a conversion's exact ratio here (qfq quotes cannot fix an odd ratio's last
+    decimals, and hfq multiplies whole prices by it); a year's table, fetched once that year
+    is over, is final and never fetched again (``AnnouncedYear``).
+    """
+
+    code = models.CharField(max_length=6)
+    ex_date = models.DateField()
+    split_ratio = models.DecimalField(max_digits=20, decimal_places=10, help_text="Units after per unit before")
+
+    class Meta:
+        ordering = ["ex_date", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "ex_date"], name="announcedsplit_code_day_uniq"),
+            models.CheckConstraint(condition=Q(split_ratio__gt=0), name="announcedsplit_ratio_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.ex_date}: {self.split_ratio}"
+
+
+class AnnouncedYear(models.Model):
+    """On which trading day (the run's, not the wall clock's) one calendar year of the split
+    table was fetched, and how many rows it held."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    fetched_on = models.DateField()
+    rows = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"splits {self.year} ({self.rows} rows, fetched {self.fetched_on})"
 
 
 class QuarantinedBar(models.Model):

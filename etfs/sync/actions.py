@@ -9,6 +9,9 @@ Where ex-days come from (see ``etfs.sync.steps`` for the first):
   ex-reference price, so it differs from the stored close. That only *flags* the day; the
   instrument then goes through history, whose qfq series settles the terms. Only when that
   request fails is the snapshot's reading kept (``source=snapshot``, unconfirmed);
+- the provider's distribution/split tables (``source=table``): the exact terms of an ex-day the
+  series shows (an odd conversion ratio's last decimals, a stock's cash below its 0.01 quote),
+  taken only where the qfq series still fits on every day (``etfs.sync.announced``);
 - curators (``source=manual``), whose rows the sync never changes.
 """
 
@@ -35,7 +38,7 @@ MAX_NUMERATOR = 20
 CASH_QUANTUM = Decimal("0.0001")
 RATIO_QUANTUM = Decimal("0.0000000001")
 # Sources the sync may replace with better evidence, weakest first.
-REPLACEABLE: dict[str, int] = {Source.DERIVED: 0, Source.SNAPSHOT: 1, Source.PROVIDER: 2}
+REPLACEABLE: dict[str, int] = {Source.DERIVED: 0, Source.SNAPSHOT: 1, Source.PROVIDER: 2, Source.TABLE: 2}
 
 
 def _round(value: Decimal, decimals: int) -> Decimal:
@@ -83,6 +86,9 @@ class Findings:
     that is not in ``actions`` did not happen (non-manual rows there go). A snapshot reading
     removes nothing.
 
+    ``sources`` names the actions whose terms came from elsewhere than ``source`` (a table's,
+    checked against the series), by ex-date.
+
     ``unexplained`` says why the series could not be read (then ``window`` is None, so no
     stored row is touched, and the run records the instrument as failed for its adjustments;
     its raw bars are stored all the same); ``ex_days`` are the days the series still shows
@@ -94,6 +100,10 @@ class Findings:
     window: tuple[dt.date, dt.date] | None = None
     unexplained: str = ""
     ex_days: tuple[dt.date, ...] = ()
+    sources: dict[dt.date, str] = field(default_factory=dict)
+
+    def source_of(self, action: Action) -> str:
+        return self.sources.get(action.ex_date, self.source)
 
 
 @dataclass
@@ -136,25 +146,26 @@ def record_actions(found: dict[int, Findings]) -> ActionChanges:
     created, updated, deleted = [], [], []
     now = timezone.now()
     for instrument_id, findings in found.items():
-        strength = REPLACEABLE[findings.source]
         days = set()
         for action in findings.actions:
+            source = findings.source_of(action)
+            strength = REPLACEABLE[source]
             days.add(action.ex_date)
             cash = action.cash.quantize(CASH_QUANTUM)
             ratio = action.split_ratio.quantize(RATIO_QUANTUM)
             row = existing.get((instrument_id, action.ex_date))
             if row is None:
                 row = CorporateAction(instrument_id=instrument_id, ex_date=action.ex_date, cash=cash, split_ratio=ratio)
-                row.source = findings.source
+                row.source = source
                 created.append(row)
                 changes.created.append((instrument_id, action.ex_date, None, action))
             elif (
                 row.source != Source.MANUAL
                 and REPLACEABLE[row.source] <= strength
-                and (row.cash, row.split_ratio, row.source) != (cash, ratio, findings.source)
-            ):
+                and ((row.cash, row.split_ratio) != (cash, ratio) or REPLACEABLE[row.source] < strength)
+            ):  # equal terms keep their label: a table's row re-read from the series stays "table"
                 changes.updated.append((instrument_id, action.ex_date, _as_action(row), action))
-                row.cash, row.split_ratio, row.source = cash, ratio, findings.source
+                row.cash, row.split_ratio, row.source = cash, ratio, source
                 row.updated_at = now
                 updated.append(row)
         if findings.window is not None and findings.source == Source.PROVIDER:

@@ -37,6 +37,7 @@ from etfs.providers.base import Adjust, BarRecord, ListingRecord, MarketDataProv
 from etfs.providers.errors import BadPayload, ProviderError, ProviderUnavailable
 from etfs.symbols import Symbol, parse_symbol
 from etfs.sync.actions import Findings, Source, derive_action, record_actions, stored_actions
+from etfs.sync.announced import TermsBook, pin_with_tables
 from etfs.sync.runs import RunRecorder
 from etfs.sync.steps import SeriesMismatch, find_actions, pin_with_hfq, step_days
 from etfs.sync.validation import (
@@ -292,7 +293,12 @@ def check_bars(bars: list[BarRecord]) -> None:
 
 
 def fetch_history(
-    provider: MarketDataProvider, job: HistoryJob, *, build_copy_text: bool, rules: BarRules | None = None
+    provider: MarketDataProvider,
+    job: HistoryJob,
+    *,
+    build_copy_text: bool,
+    rules: BarRules | None = None,
+    book: TermsBook | None = None,
 ) -> Fetched:
     """Runs on a fetcher thread: the requests, then the pure CPU work, off the writer's back.
 
@@ -305,6 +311,8 @@ def fetch_history(
     moving beyond the price limit are held back (``Fetched.held``). The ex-days the qfq
     series shows explain their jumps: East Money quotes a raw day's change against the
     previous raw close, so a split day looks like a huge move until its action is known.
+
+    A backfill's terms that qfq leaves open are read from the provider's tables (``book``).
     """
     symbol = parse_symbol(job.symbol)
     if job.stored is not None and job.quote is not None:
@@ -316,7 +324,7 @@ def fetch_history(
             if rules is not None:
                 validate_plain(answer, rules)
             raw = PriceTicks.from_text([row[:5] for row in answer.rows], answer.decimals)
-            findings = _evidence(provider, symbol, job, raw)
+            findings = _evidence(provider, symbol, job, raw, book=book)
             rules = _explained(rules, findings, raw.days)
             pairs = [list(pair) for pair in answer.ex_pairs]
             if rules is None or not _suspicious_pairs(pairs, rules, answer, job):
@@ -329,7 +337,7 @@ def fetch_history(
         series = provider.fetch_daily_bars(symbol, None, job.end)
         bars, decimals = _checked(series.bars, job.end, rules), series.decimals
     if findings is None:
-        findings = _evidence(provider, symbol, job, PriceTicks.from_bars(bars, decimals))
+        findings = _evidence(provider, symbol, job, PriceTicks.from_bars(bars, decimals), book=book)
         rules = _explained(rules, findings, [bar.day for bar in bars])
     screened = _screened(bars, rules, job)
     first = job.start or dt.date.min
@@ -366,7 +374,13 @@ def _explained(rules: BarRules | None, findings: Findings | None, days: list[dt.
 
 
 def _evidence(
-    provider: MarketDataProvider, symbol: Symbol, job: HistoryJob, raw: PriceTicks, *, hfq: bool = False
+    provider: MarketDataProvider,
+    symbol: Symbol,
+    job: HistoryJob,
+    raw: PriceTicks,
+    *,
+    hfq: bool = False,
+    book: TermsBook | None = None,
 ) -> Findings | None:
     """The ex-days the provider's qfq series shows over ``raw``'s days (None: no evidence).
 
@@ -377,7 +391,8 @@ def _evidence(
     The provider's hfq series is read too, and the terms pinned with it, when ``hfq`` (the
     snapshot path's ex-day) or when a stored instrument's series shows an ex-day not stored
     yet (a gap holding an ex-day: the one case that reads raw, qfq and hfq). A backfill's two
-    requests stay raw and qfq.
+    requests stay raw and qfq: what qfq leaves open there comes from the provider's tables
+    (``book``, ``etfs.sync.announced``), shared by every instrument of the run.
     """
     fallback = Findings([job.hint], Source.SNAPSHOT) if job.hint is not None else None
     if len(raw) < 2:
@@ -403,6 +418,12 @@ def _evidence(
         actions = [a for a in actions if a.ex_date <= job.end]
     elif hfq or (not job.new and _news(actions, job.known)):
         actions = _pinned(provider, symbol, job, raw, qfq, actions)
+    elif job.new and book is not None:
+        terms = book.terms_for(symbol.code, actions)
+        if terms is not None:
+            actions, tabled = pin_with_tables(raw, qfq, actions, terms)
+            sources = {day: str(Source.TABLE) for day in tabled}
+            return Findings(actions, Source.PROVIDER, window=(raw.days[0], raw.days[-1]), sources=sources)
     return Findings(actions, Source.PROVIDER, window=(raw.days[0], raw.days[-1]))
 
 
@@ -498,8 +519,10 @@ class HistorySync:
         progress: Progress | None = None,
         rules: dict[int, BarRules] | None = None,
         quarantine: Quarantine | None = None,
+        book: TermsBook | None = None,
     ) -> None:
         self.rules = rules or {}
+        self.book = book
         self.quarantine = quarantine
         self.provider = provider
         self.writer = writer
@@ -573,7 +596,9 @@ class HistorySync:
                 return
             rules = self.rules.get(job.instrument_id)
             in_flight[
-                pool.submit(fetch_history, self.provider, job, build_copy_text=self.build_copy_text, rules=rules)
+                pool.submit(
+                    fetch_history, self.provider, job, build_copy_text=self.build_copy_text, rules=rules, book=self.book
+                )
             ] = job
 
     def _flush(self, pending: list[Fetched]) -> None:
@@ -595,6 +620,8 @@ class HistorySync:
                 for fetched in pending:
                     self.quarantine.hold_moves(fetched.job.instrument_id, fetched.held)
             record_actions({f.job.instrument_id: f.findings for f in pending if f.findings is not None})
+            if self.book is not None:
+                self.book.save()
             for fetched in pending:
                 if fetched.findings is not None and fetched.findings.unexplained:
                     self.recorder.error(fetched.job.symbol, fetched.findings.unexplained)

@@ -22,6 +22,8 @@ from etfs.providers.base import ListingRecord, MarketDataProvider
 from etfs.providers.errors import NoNetwork, ProviderError, ProviderUnavailable
 from etfs.providers.funds import FundDataProvider
 from etfs.providers.registry import build_provider
+from etfs.symbols import parse_symbol
+from etfs.sync.announced import TermsBook
 from etfs.sync.bars import HistorySync, PricePlan, Progress, plan_prices, write_snapshot
 from etfs.sync.funds import (
     EXCHANGE_ONLY,
@@ -329,6 +331,10 @@ class _SyncJob:
         if self.progress:
             self.progress("history", done, plan.total)
         if plan.history and not self.dry_run:
+            book = TermsBook(self.provider, today=end, stocks=self.kind == SyncRun.Kind.STOCKS)
+            book.load_stored_splits()
+            if book.stocks:
+                book.fetch_stocks(parse_symbol(job.symbol).code for job in plan.history if job.new)
             HistorySync(
                 self.provider,
                 writer,
@@ -337,6 +343,7 @@ class _SyncJob:
                 progress=self.progress,
                 rules=rules,
                 quarantine=quarantine,
+                book=book,
             ).run(plan.history, done_before=done, total=plan.total)
             writer.refresh_statistics(self.run_row.bars_inserted)
         if not self.dry_run and (self.run_row.bars_inserted or self.run_row.bars_updated):
