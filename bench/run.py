@@ -49,6 +49,8 @@ def next_day_actions() -> tuple:
 
 
 RPS_LIMIT = 50  # the simulated host answers 429 above this
+FUND_SPLITS_PATH = "/Data/funddataIndex_Interface.aspx"  # the fund split table (dt=9)
+STOCK_BONUS_PATH = "/api/data/v1/get"  # the stock distribution table (RPT_SHAREBONUS_DET)
 
 
 # Runs the measured command from a small process: a child forked straight from this one
@@ -110,7 +112,8 @@ class Bench:
 
     def reset_data(self) -> None:
         self.sql(
-            "TRUNCATE prices_dailybar, prices_corporateaction, etfs_syncrun, etfs_instrument RESTART IDENTITY CASCADE"
+            "TRUNCATE prices_dailybar, prices_corporateaction, prices_announcedsplit, prices_announcedyear, "
+            "etfs_syncrun, etfs_instrument RESTART IDENTITY CASCADE"
         )
 
     def sim_env(self) -> dict[str, str]:
@@ -120,6 +123,8 @@ class Bench:
             EASTMONEY_LIST_URL=self.sim.list_url,
             EASTMONEY_KLINE_URL=self.sim.kline_url,
             TENCENT_KLINE_URL=self.sim.tencent_url,
+            EASTMONEY_FUND_SPLITS_URL=f"{self.sim.base_url}{FUND_SPLITS_PATH}",
+            EASTMONEY_STOCK_BONUS_URL=f"{self.sim.base_url}{STOCK_BONUS_PATH}",
             MARKETDATA_RATE_LIMIT=str(RPS_LIMIT),
             MARKETDATA_CONCURRENCY=str(self.args.workers),
         )
@@ -134,7 +139,9 @@ class Bench:
         walls, peaks, run = [], [], {}
         for _ in range(self.args.repeat):
             self.reset_data()
+            tables_before = len(self.sim.requests(FUND_SPLITS_PATH))
             seconds, _out, peak = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
+            table_requests = len(self.sim.requests(FUND_SPLITS_PATH)) - tables_before
             walls.append(seconds)
             peaks.append(peak)
             run = self.last_run()
@@ -151,16 +158,55 @@ class Bench:
             "bars_per_s": bars / wall,
             "requests": run.get("requests"),
             # raw history + the qfq series (the evidence of ex-days) per ETF, and the list pages
+            # (the split table's pages come on top: ``table_requests``)
             "min_requests": 2 * instruments + list_pages,
             "retries": run.get("retries"),
             "peak_rss_mb": max(peaks),
             "status": run.get("status"),
         }
+        self.results["backfill"]["table_requests"] = table_requests  # split-table pages, part of ``requests``
+        self.results["backfill"].update(self.adjustments_check())
         # Idempotence: a second run right away writes nothing.
         seconds, _out, _ = self.manage("sync_etfs", "--workers", str(self.args.workers), env=self.sim_env())
         second = self.last_run()
         self.results["backfill"]["rerun_s"] = seconds
         self.results["backfill"]["rerun_written"] = (second["bars_inserted"] or 0) + (second["bars_updated"] or 0)
+
+    def adjustments_check(self) -> dict:
+        """Our qfq and hfq against the simulator's on every day of every ETF: the stored actions
+        applied to the host's raw series, compared with its adjusted ones (in-process, numpy)."""
+        from decimal import Decimal
+
+        from etfs.providers.base import PriceTicks
+        from etfs.sync.steps import mismatched_days
+        from prices.adjustments import Action
+
+        stored: dict[str, list[Action]] = {}
+        query = (
+            "SELECT i.symbol, a.ex_date, a.cash, a.split_ratio FROM prices_corporateaction a "
+            "JOIN etfs_instrument i ON i.id = a.instrument_id ORDER BY a.ex_date"
+        )
+        for symbol, day, cash, ratio in self.sql(query):
+            stored.setdefault(symbol, []).append(Action(day, Decimal(cash), Decimal(ratio)))
+        wrong = {"qfq": 0, "hfq": 0}
+        wrong_etfs = {"qfq": 0, "hfq": 0}
+        days = 0
+        for inst in self.sim.market.listed():
+            symbol = inst.symbol.canonical
+            raw = PriceTicks.from_bars(self.sim.market.bars(symbol), inst.decimals)
+            days += len(raw)
+            for adjust in ("qfq", "hfq"):
+                series = PriceTicks.from_bars(self.sim.market.bars(symbol, adjust), inst.decimals)
+                count = len(mismatched_days(raw, series, stored.get(symbol, []), adjust))
+                wrong[adjust] += count
+                wrong_etfs[adjust] += bool(count)
+        return {
+            "days_checked": days,
+            "qfq_wrong_days": wrong["qfq"],
+            "hfq_wrong_days": wrong["hfq"],
+            "qfq_wrong_etfs": wrong_etfs["qfq"],
+            "hfq_wrong_etfs": wrong_etfs["hfq"],
+        }
 
     def bench_akshare(self) -> None:
         codes = [r[0] for r in self.sql("SELECT code FROM etfs_instrument WHERE is_etf ORDER BY code")]
@@ -371,7 +417,10 @@ def render(results: dict) -> str:
         lines += [
             f"| backfill {b['etfs']} ETFs × {b['bars'] / max(b['etfs'], 1):.0f} bars | {b['wall_s']:.1f} s, "
             f"{b['etfs_per_s']:.1f} ETFs/s, {b['bars_per_s']:,.0f} bars/s |",
-            f"| backfill requests | {b['requests']} (minimum {b['min_requests']}), retries {b['retries']} |",
+            f"| backfill requests | {b['requests']} (minimum {b['min_requests']}; {b['table_requests']} of them "
+            f"split-table pages), retries {b['retries']} |",
+            f"| adjustments after the backfill | qfq wrong on {b['qfq_wrong_days']} days ({b['qfq_wrong_etfs']} ETFs), "
+            f"hfq on {b['hfq_wrong_days']} ({b['hfq_wrong_etfs']} ETFs) of {b['days_checked']:,} |",
             f"| backfill peak memory | {b['peak_rss_mb']:.0f} MB |",
             f"| re-run right after | {b['rerun_s']:.1f} s, {b['rerun_written']} bars written |",
         ]

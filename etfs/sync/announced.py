@@ -73,7 +73,7 @@ class TermsBook:
         self._fetched: dict[int, list[Announced]] = {}  # fetched in this run, not saved yet
         self._failed: set[int] = set()
         self._stocks: dict[str, list[Announced]] = {}
-        self.requests_failed = 0
+        self.failures: list[str] = []  # what could not be read, for the run's record
 
     # --- loading (calling thread) ---------------------------------------------------------------
     def load_stored_splits(self) -> None:
@@ -102,8 +102,7 @@ class TermsBook:
             except NotSupported:
                 return
             except ProviderError as exc:
-                self.requests_failed += 1
-                logger.warning("stock distribution table unreadable for %d codes: %s", len(chunk), exc)
+                self._fail(f"stock distribution table unreadable for {len(chunk)} stocks ({chunk[0]}…): {exc}")
                 continue
             for code in chunk:
                 self._stocks.setdefault(code, [])
@@ -149,11 +148,15 @@ class TermsBook:
                 return None
             except ProviderError as exc:
                 self._failed.add(year)
-                self.requests_failed += 1
-                logger.warning("fund split table of %d unreadable: %s", year, exc)
+                self._fail(f"fund split table of {year} unreadable: {exc}")
                 return None
             self._years[year] = self._fetched[year] = rows
             return rows
+
+    def _fail(self, what: str) -> None:
+        message = f"{what}; hfq of what it would have settled may be a tick off until the next ex-day or an audit"
+        logger.warning(message)
+        self.failures.append(message)
 
     # --- saving (writer thread) -----------------------------------------------------------------
     def save(self) -> None:

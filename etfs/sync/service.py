@@ -345,6 +345,8 @@ class _SyncJob:
                 quarantine=quarantine,
                 book=book,
             ).run(plan.history, done_before=done, total=plan.total)
+            for failure in book.failures:
+                self.recorder.error("", failure)
             writer.refresh_statistics(self.run_row.bars_inserted)
         if not self.dry_run and (self.run_row.bars_inserted or self.run_row.bars_updated):
             refresh_bar_aggregates()

@@ -212,7 +212,7 @@ def test_an_unreadable_year_is_asked_once_and_leaves_the_terms_open():
 
     assert answers == [None, None, None]
     assert host.split_requests == [2019]
-    assert book.requests_failed == 1
+    assert len(book.failures) == 1 and "fund split table of 2019 unreadable: garbage for 2019" in book.failures[0]
     assert not AnnouncedYear.objects.exists()
 
 
