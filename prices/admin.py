@@ -202,35 +202,33 @@ class CorporateActionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ProviderTableAdmin(admin.ModelAdmin):
+    """A provider's table as the sync keeps it: read only (a curator corrects an instrument's
+    terms on its corporate action, which the sync then never touches)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AnnouncedSplit)
-class AnnouncedSplitAdmin(admin.ModelAdmin):
-    """The provider's fund split/conversion table as the sync keeps it, to check a ``table`` row's
-    source; read only: a curator corrects a fund's terms on its corporate action instead."""
+class AnnouncedSplitAdmin(ProviderTableAdmin):
+    """East Money's fund split/conversion table, where a ``table`` row's ratio came from."""
 
     list_display = ("code", "ex_date", "split_ratio")
     search_fields = ("code",)
     list_filter = ("ex_date",)
     ordering = ("-ex_date", "code")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AnnouncedYear)
-class AnnouncedYearAdmin(admin.ModelAdmin):
+class AnnouncedYearAdmin(ProviderTableAdmin):
     """Which years of the split table are stored, and on which trading day each was read."""
 
     list_display = ("year", "fetched_on", "rows")
     ordering = ("-year",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _values_table(old: dict | None, new: dict | None) -> str:

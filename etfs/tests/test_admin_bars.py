@@ -13,7 +13,7 @@ from django.urls import reverse
 from etfs.calendar import trading_days
 from etfs.tests.factories import InstrumentFactory, make_bars
 from prices.admin import CappedCountPaginator
-from prices.models import CorporateAction, DailyBar
+from prices.models import AnnouncedSplit, CorporateAction, DailyBar
 
 CHANGELIST = reverse("admin:prices_dailybar_changelist")
 
@@ -154,3 +154,26 @@ def test_action_list_shows_how_each_action_was_found(admin_client):
     page = admin_client.get(reverse("admin:prices_corporateaction_changelist")).content.decode()
 
     assert "Provider&#x27;s adjusted series" in page and "List snapshot (f18), unconfirmed" in page
+
+
+def test_action_list_shows_a_ratio_taken_from_the_split_table(admin_client):
+    etf = InstrumentFactory(code="159919")
+    CorporateAction.objects.create(
+        instrument=etf,
+        ex_date=dt.date(2019, 1, 14),
+        split_ratio=Decimal("1.1106808610"),
+        source=CorporateAction.Source.TABLE,
+    )
+
+    page = admin_client.get(reverse("admin:prices_corporateaction_changelist") + "?source=table").content.decode()
+
+    assert "distribution table, checked against its qfq series" in page and "1.1106808610" in page
+
+
+def test_the_stored_split_table_is_listed_read_only(admin_client):
+    AnnouncedSplit.objects.create(code="159919", ex_date=dt.date(2019, 1, 11), split_ratio=Decimal("1.1106808610"))
+
+    page = admin_client.get(reverse("admin:prices_announcedsplit_changelist") + "?q=159919").content.decode()
+    add = admin_client.get(reverse("admin:prices_announcedsplit_add"))
+
+    assert "1.1106808610" in page and add.status_code == 403
