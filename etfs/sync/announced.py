@@ -53,6 +53,16 @@ class Announced(Protocol):
 
 
 @dataclass(frozen=True)
+class StoredRow:
+    """A stored split table row, shaped as the providers give one."""
+
+    code: str
+    ex_date: dt.date
+    cash: Decimal
+    split_ratio: Decimal
+
+
+@dataclass(frozen=True)
 class Terms:
     """One table's terms of one instrument, and which parts the table states."""
 
@@ -85,7 +95,7 @@ class TermsBook:
         ]
         years: dict[int, list[Announced]] = {year: [] for year in usable}
         for row in AnnouncedSplit.objects.filter(ex_date__year__in=usable):
-            years[row.ex_date.year].append(row)  # type: ignore[arg-type]  # the model has the four fields
+            years[row.ex_date.year].append(StoredRow(row.code, row.ex_date, Decimal(0), row.split_ratio))
         self._years.update(years)
 
     def fetch_stocks(self, codes: Iterable[str]) -> None:

@@ -178,8 +178,8 @@ def test_a_finished_year_is_stored_and_never_fetched_again():
     terms = later.terms_for("512010", splits(2021))
 
     assert host.split_requests == [2019, 2021]
-    assert terms is not None and [(r.code, r.ex_date, r.split_ratio) for r in terms.records] == [
-        ("512010", dt.date(2021, 6, 28), Decimal(4))
+    assert terms is not None and [(r.code, r.ex_date, r.cash, r.split_ratio) for r in terms.records] == [
+        ("512010", dt.date(2021, 6, 28), Decimal(0), Decimal(4))
     ]
     assert set(AnnouncedYear.objects.values_list("year", "rows")) == {(2019, 1), (2021, 1)}
     assert AnnouncedSplit.objects.count() == 2
