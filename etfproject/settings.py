@@ -167,6 +167,14 @@ MARKETDATA: dict[str, Any] = {
     "EASTMONEY_LIST_URL": env_str("EASTMONEY_LIST_URL", "https://push2.eastmoney.com/api/qt/clist/get"),
     "EASTMONEY_KLINE_URL": env_str("EASTMONEY_KLINE_URL", "https://push2his.eastmoney.com/api/qt/stock/kline/get"),
     "TENCENT_KLINE_URL": env_str("TENCENT_KLINE_URL", "https://web.ifzq.gtimg.cn/appstock/app/fqkline/get"),
+    # East Money's bulk tables of announced terms: funds' splits/conversions (dt=9) and stocks'
+    # implemented dividends and bonus issues (datacenter RPT_SHAREBONUS_DET).
+    "EASTMONEY_FUND_SPLITS_URL": env_str(
+        "EASTMONEY_FUND_SPLITS_URL", "https://fund.eastmoney.com/Data/funddataIndex_Interface.aspx"
+    ),
+    "EASTMONEY_STOCK_BONUS_URL": env_str(
+        "EASTMONEY_STOCK_BONUS_URL", "https://datacenter-web.eastmoney.com/api/data/v1/get"
+    ),
     # Providers tried in order for daily bars when the previous one fails.
     "PROVIDERS": env_list("MARKETDATA_PROVIDERS", ["eastmoney", "tencent"]),
     "CONNECT_TIMEOUT": env_float("MARKETDATA_CONNECT_TIMEOUT", 5.0),

@@ -186,6 +186,22 @@ class ListingRecord:
     problem: str | None = None  # why the row's quote could not be read (the sync skips the instrument)
 
 
+@dataclass(frozen=True)
+class AnnouncedRecord:
+    """One implemented corporate action as a provider's distribution/split table states it.
+
+    The terms are the announced ones, exact (a share conversion's ratio to the table's last
+    decimal, a stock's cash to the 0.001 CNY a 0.01 quote cannot show), so the sync can pin
+    what the adjusted series only bound. ``ex_date`` is the table's: for a fund's conversion
+    often a day without trading (the action takes effect at the next bar).
+    """
+
+    code: str  # six digits, as the table gives it
+    ex_date: dt.date  # ex-date / conversion date as the table gives it (may be a day without trading)
+    cash: Decimal = Decimal(0)  # CNY per share (unit) before the split
+    split_ratio: Decimal = Decimal(1)  # shares (units) after per share before; 2 = 1:2 split, 0.5 = 2:1 merge
+
+
 @dataclass
 class RequestStats:
     """Counters a provider keeps so every run can report what it cost."""
@@ -258,6 +274,23 @@ class MarketDataProvider(ABC):
         request for every session since 1990) override this and set ``supports_sessions``.
         """
         raise NotSupported(f"{self.name or type(self).__name__} cannot tell trading sessions")
+
+    def fetch_fund_splits(self, year: int) -> list[AnnouncedRecord]:
+        """Every fund's split, merge and share conversion with a date in ``year`` (all pages of the
+        provider's table; East Money: ``funddataIndex_Interface.aspx?dt=9``), oldest first.
+
+        Funds of every kind are in it, not only ours: filter by code. Providers without such a
+        table raise ``NotSupported``.
+        """
+        raise NotSupported(f"{self.name or type(self).__name__} has no fund split table")
+
+    def fetch_stock_bonuses(self, codes: Sequence[str]) -> list[AnnouncedRecord]:
+        """The implemented cash dividends and bonus/capitalisation issues of the stocks ``codes``
+        (six digits), their whole history, oldest first; one record per code and ex-date.
+
+        Providers without such a table raise ``NotSupported``.
+        """
+        raise NotSupported(f"{self.name or type(self).__name__} has no stock dividend table")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release pooled connections."""

@@ -13,15 +13,25 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 
+from etfs.providers.announcements import (
+    STOCK_BONUS_BATCH,
+    STOCK_BONUS_PAGE_SIZE,
+    BonusRow,
+    distinct_fund_splits,
+    merge_same_day,
+    parse_fund_splits_page,
+    parse_stock_bonus_page,
+)
 from etfs.providers.base import (
     NO_VALUE,
     Adjust,
+    AnnouncedRecord,
     BarRecord,
     BarSeries,
     InstrumentKind,
@@ -54,6 +64,9 @@ FQT = {Adjust.NONE: "0", Adjust.QFQ: "1", Adjust.HFQ: "2"}
 LOT = 100
 # The SSE Composite index (secid 1.000001): it has a bar on every session of both exchanges.
 SESSION_INDEX = Symbol("000001", "SH")
+# The pages the two bulk tables are read from, sent as each request's Referer (as a browser would).
+FUND_SPLITS_REFERER = "https://fund.eastmoney.com/data/fundchaifen.html"
+STOCK_BONUS_REFERER = "https://data.eastmoney.com/yjfp/"
 
 
 def _price(raw: Any, decimals: int) -> Decimal | None:
@@ -419,6 +432,8 @@ class EastMoneyProvider(MarketDataProvider):
         conf = settings.MARKETDATA
         self.list_url = list_url or conf["EASTMONEY_LIST_URL"]
         self.kline_url = kline_url or conf["EASTMONEY_KLINE_URL"]
+        self.fund_splits_url = conf["EASTMONEY_FUND_SPLITS_URL"]
+        self.stock_bonus_url = conf["EASTMONEY_STOCK_BONUS_URL"]
         self.clients = HostClients(options)
         self.stats: RequestStats = self.clients.stats
 
@@ -515,6 +530,73 @@ class EastMoneyProvider(MarketDataProvider):
             parse=lambda text: parse_kline_ticks(text, symbol, start, end),
             symbol=symbol.canonical,
         )
+
+    def fetch_fund_splits(self, year: int) -> list[AnnouncedRecord]:
+        """Every page of the dt=9 split/conversion table for ``year`` (``announcements``: the wire
+        format), each record once, oldest first. A page answering for another page fails."""
+        records: list[AnnouncedRecord] = []
+        page, pages = 1, 1
+        while page <= pages:
+            total, answered, found = self.clients.get(
+                self.fund_splits_url,
+                _fund_splits_params(year, page),
+                parse=parse_fund_splits_page,
+                symbol=f"fund splits {year}",
+                headers={"Referer": FUND_SPLITS_REFERER},
+            )
+            if total and answered != page:
+                raise BadPayload(f"asked for page {page} of the {year} split table, the host answered page {answered}")
+            if page == 1:
+                pages = total
+            records += found
+            if not found:
+                break  # past the end (the table shrank while it was read)
+            page += 1
+        return distinct_fund_splits(records)
+
+    def fetch_stock_bonuses(self, codes: Sequence[str]) -> list[AnnouncedRecord]:
+        """The implemented dividend/bonus rows of ``codes``, every page, ``STOCK_BONUS_BATCH`` codes a
+        request; one record per code and ex-date (``merge_same_day``), oldest first."""
+        wanted = list(dict.fromkeys(codes))
+        bad = [code for code in wanted if not re.fullmatch(r"\d{6}", code)]
+        if bad:
+            raise ValueError(f"stock codes are six digits: {', '.join(map(repr, bad[:5]))}")
+        rows: list[BonusRow] = []
+        for start in range(0, len(wanted), STOCK_BONUS_BATCH):
+            batch = wanted[start : start + STOCK_BONUS_BATCH]
+            page, pages = 1, 1
+            while page <= pages:
+                total, found = self.clients.get(
+                    self.stock_bonus_url,
+                    _stock_bonus_params(batch, page),
+                    parse=parse_stock_bonus_page,
+                    symbol=batch[0] if len(batch) == 1 else f"{batch[0]}…{batch[-1]} ({len(batch)} codes)",
+                    headers={"Referer": STOCK_BONUS_REFERER},
+                )
+                if page == 1:
+                    pages = total
+                rows += found
+                page += 1
+        return merge_same_day(rows)
+
+
+def _fund_splits_params(year: int, page: int) -> dict[str, Any]:
+    return {"dt": 9, "page": page, "rank": "FSRQ", "sort": "desc", "gs": "", "ftype": "", "year": year}
+
+
+def _stock_bonus_params(codes: Sequence[str], page: int) -> dict[str, Any]:
+    quoted = ",".join(f'"{code}"' for code in codes)
+    return {
+        "reportName": "RPT_SHAREBONUS_DET",
+        "columns": "ALL",
+        "filter": f"(SECURITY_CODE in ({quoted}))",
+        "pageNumber": page,
+        "pageSize": STOCK_BONUS_PAGE_SIZE,
+        "sortColumns": "EX_DIVIDEND_DATE",
+        "sortTypes": -1,
+        "source": "WEB",
+        "client": "WEB",
+    }
 
 
 def _kline_params(symbol: Symbol, start: dt.date | None, end: dt.date | None, adjust: Adjust) -> dict[str, Any]:

@@ -394,11 +394,19 @@ class HostClient:
         self.session.close()
 
     def get(
-        self, url: str, params: Mapping[str, Any], *, parse: Callable[[Any], T], symbol: str = "", binary: bool = False
+        self,
+        url: str,
+        params: Mapping[str, Any],
+        *,
+        parse: Callable[[Any], T],
+        symbol: str = "",
+        binary: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """GET ``url`` and return ``parse(body)``, retrying transient failures within the budget.
 
-        ``binary`` hands ``parse`` the raw bytes (spreadsheets) instead of decoded text.
+        ``binary`` hands ``parse`` the raw bytes (spreadsheets) instead of decoded text;
+        ``headers`` add to (or replace) the session's for this request (a page's own ``Referer``).
         """
         if not self.breaker.allow():
             raise self._breaker_error(symbol)
@@ -415,7 +423,7 @@ class HostClient:
                 raise ProviderUnavailable("not sent: the run is being interrupted", host=self.host, symbol=symbol)
             count(self.stats, "requests")
             try:
-                result = self._attempt(url, params, parse, symbol, binary=binary)
+                result = self._attempt(url, params, parse, symbol, binary=binary, headers=headers)
             except UnknownInstrument:
                 self.breaker.record_success()
                 raise
@@ -446,13 +454,20 @@ class HostClient:
         self.limiter.acquire()
 
     def _attempt(
-        self, url: str, params: Mapping[str, Any], parse: Callable[[Any], T], symbol: str, *, binary: bool = False
+        self,
+        url: str,
+        params: Mapping[str, Any],
+        parse: Callable[[Any], T],
+        symbol: str,
+        *,
+        binary: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         context: dict[str, Any] = {"host": self.host, "symbol": symbol}
         timeout = (self.options.connect_timeout, self.options.read_timeout)
         _sending.gate, _sending.host = self.gate, self.host
         try:
-            response = self.session.get(url, params=params, timeout=timeout)
+            response = self.session.get(url, params=params, timeout=timeout, headers=headers)
         except requests.Timeout as exc:
             raise TransientError(
                 f"timed out (connect {timeout[0]}s, read {timeout[1]}s): {type(exc).__name__}", **context
@@ -572,9 +587,16 @@ class HostClients:
             return client
 
     def get(
-        self, url: str, params: Mapping[str, Any], *, parse: Callable[[Any], T], symbol: str = "", binary: bool = False
+        self,
+        url: str,
+        params: Mapping[str, Any],
+        *,
+        parse: Callable[[Any], T],
+        symbol: str = "",
+        binary: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
-        return self.for_url(url).get(url, params, parse=parse, symbol=symbol, binary=binary)
+        return self.for_url(url).get(url, params, parse=parse, symbol=symbol, binary=binary, headers=headers)
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from etfs.providers.base import (
     Adjust,
+    AnnouncedRecord,
     BarSeries,
     InstrumentKind,
     ListingRecord,
@@ -93,6 +94,22 @@ class FallbackProvider(MarketDataProvider):
         self, symbol: Symbol, start: dt.date | None = None, end: dt.date | None = None, adjust: Adjust = Adjust.QFQ
     ) -> PriceTicks:
         return self._first_answer(symbol, lambda provider: provider.fetch_price_ticks(symbol, start, end, adjust))
+
+    def fetch_fund_splits(self, year: int) -> list[AnnouncedRecord]:
+        return self._first_table("fund split table", lambda provider: provider.fetch_fund_splits(year))
+
+    def fetch_stock_bonuses(self, codes: Sequence[str]) -> list[AnnouncedRecord]:
+        return self._first_table("stock dividend table", lambda provider: provider.fetch_stock_bonuses(codes))
+
+    def _first_table(self, table: str, ask: Callable[[MarketDataProvider], T]) -> T:
+        """The first provider that has ``table`` answers (its errors are the answer's: a table is one
+        provider's own, another cannot stand in for it); those without it are skipped."""
+        for provider in self.providers:
+            try:
+                return ask(provider)
+            except NotSupported:
+                continue
+        raise NotSupported(f"none of {', '.join(p.name for p in self.providers)} has a {table}")
 
     def _first_answer(self, symbol: Symbol, ask: Callable[[MarketDataProvider], T]) -> T:
         """The first provider's answer; "no such instrument" is an answer too."""

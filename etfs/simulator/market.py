@@ -80,8 +80,12 @@ class SimConfig:
     # commodity and bond ETFs in 2024): up to ``len(EXCHANGE_ONLY_ETFS)``, added after n_etfs.
     exchange_only_etfs: int = 0
     # Hosts answering 503 to everything, live: "eastmoney" (clist, kline), "tencent",
-    # "eastmoney_fund" (NAV pages, rank list, profile pages), "sse", "szse".
+    # "eastmoney_fund" (NAV pages, rank list, profile pages), "sse", "szse", and the tables of
+    # announced terms: "eastmoney_fund_splits" (dt=9), "eastmoney_datacenter" (stock dividends).
     outages: set[str] = field(default_factory=set)
+    # The fund split table also lists ~150 funds a year the simulator does not (as the real one
+    # lists every open-end fund): False leaves only the simulated ETFs' rows.
+    table_filler: bool = True
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,10 @@ class SimMarket:
     def _as_of_today(self, inst: SimInstrument) -> SimInstrument:
         today = self.today
         return dataclasses.replace(inst, actions=tuple(a for a in self._path(inst).actions if a.ex_date <= today))
+
+    def codes(self) -> frozenset[str]:
+        """Every simulated code, listed yet or not (a table's filler must never use one)."""
+        return frozenset(inst.symbol.code for inst in self._instruments)
 
     def listed(self, day: dt.date | None = None) -> list[SimInstrument]:
         """Instruments in the list on ``day`` (default today): listed and not yet delisted."""

@@ -35,6 +35,7 @@ from etfs.simulator.funds import SimFunds
 from etfs.simulator.index import INDEX_SECID, render_index_kline
 from etfs.simulator.market import SimConfig, SimMarket
 from etfs.simulator.poison import poison_kline, poison_list
+from etfs.simulator.tables import FUND_SPLITS_PATH, STOCK_BONUS_PATH, render_table, table_source
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,18 @@ class Simulator:
     @property
     def tencent_url(self) -> str:
         return self.base_url + TENCENT_PATHS[0]
+
+    @property
+    def fund_splits_url(self) -> str:
+        return self.base_url + FUND_SPLITS_PATH
+
+    @property
+    def stock_bonus_url(self) -> str:
+        return self.base_url + STOCK_BONUS_PATH
+
+    def table_urls(self) -> dict[str, str]:
+        """The announced-terms tables' URLs, keyed as ``settings.MARKETDATA`` and the environment name them."""
+        return {"EASTMONEY_FUND_SPLITS_URL": self.fund_splits_url, "EASTMONEY_STOCK_BONUS_URL": self.stock_bonus_url}
 
     def fund_env(self) -> dict[str, str]:
         """The environment variables that point ``settings.FUNDDATA`` here."""
@@ -295,12 +308,9 @@ class _Handler(BaseHTTPRequestHandler):
         poisons = tuple(sim.config.poison)
         if _source(path) in sim.config.outages:
             return self._send(503, HTML_ERROR.format(status="503", text="Service Unavailable"), "text/html")
-        fund_answer = render_fund(sim.funds, path, query)
-        if fund_answer is not None:
-            status, content_type, payload = fund_answer
-            if status == 200 and outcome == "garbage":
-                payload = payload[: max(1, len(payload) // 2)]
-            return self._send(status, payload, content_type, one_write=True)
+        answered = self._answer_fund_or_table(sim, path, query, outcome)
+        if answered is not None:
+            return answered
         if path == LIST_PATH:
             body = render_list(sim.market, query)
             if poisons:
@@ -316,6 +326,22 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome == "garbage":
             return self._send_garbage(sim, body, query)
         return self._send(200, body, _content_type(query))
+
+    def _answer_fund_or_table(self, sim: Simulator, path: str, query: dict[str, str], outcome: str) -> int | None:
+        """Answer a fund host's path or an announced-terms table's; None for any other path."""
+        table = render_table(sim.market, path, query)
+        if table is not None:
+            status, content_type, text = table
+            if status == 200 and outcome == "garbage":
+                return self._send_garbage(sim, text, query)
+            return self._send(status, text, content_type)
+        fund_answer = render_fund(sim.funds, path, query)
+        if fund_answer is not None:
+            status, content_type, payload = fund_answer
+            if status == 200 and outcome == "garbage":
+                payload = payload[: max(1, len(payload) // 2)]
+            return self._send(status, payload, content_type, one_write=True)
+        return None
 
     def _send_garbage(self, sim: Simulator, body: str, query: dict[str, str]) -> int:
         """A 200 whose body is broken: cut in half, the host's HTML "busy" page, or empty."""
@@ -357,7 +383,7 @@ def _source(path: str) -> str | None:
         return "eastmoney"
     if path in TENCENT_PATHS:
         return "tencent"
-    return fund_source(path)
+    return table_source(path) or fund_source(path)
 
 
 def _content_type(query: dict[str, str]) -> str:
