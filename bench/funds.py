@@ -73,6 +73,7 @@ def main() -> int:
                 **settings.MARKETDATA,
                 "EASTMONEY_LIST_URL": sim.list_url,
                 "EASTMONEY_KLINE_URL": sim.kline_url,
+                **sim.table_urls(),
                 "PROVIDERS": ["eastmoney"],
                 "RATE_LIMIT": args.rps * 0.952,
             }

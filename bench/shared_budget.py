@@ -201,6 +201,7 @@ def two_syncs(args, database_url: str, redis_url: str, directory: Path) -> None:
                 "EASTMONEY_LIST_URL": sim.list_url,
                 "EASTMONEY_KLINE_URL": sim.kline_url,
                 "TENCENT_KLINE_URL": sim.tencent_url,
+                **sim.table_urls(),
                 **sim.fund_env(),
                 "FUNDDATA_SYNC": "0",
                 "MARKETDATA_PROVIDERS": "eastmoney",

@@ -56,6 +56,7 @@ def demo_env(sim: Simulator) -> dict[str, str]:
             "EASTMONEY_LIST_URL": sim.list_url,
             "EASTMONEY_KLINE_URL": sim.kline_url,
             "TENCENT_KLINE_URL": sim.tencent_url,
+            **sim.table_urls(),  # East Money's tables of announced splits and dividends
             **sim.fund_env(),  # NAV, shares, fund facts and the exchanges' ETF lists
             # Our own simulator: no need for the 1 request/s politeness East Money requires.
             "MARKETDATA_RATE_LIMIT": "200",

@@ -9,7 +9,9 @@ from tools.demo import DEMO_DATABASE, ROOT, demo_env
 
 def test_demo_uses_its_own_database_file_not_the_real_syncs(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://etfsync@db/etfsync")
-    sim = SimpleNamespace(list_url="http://l", kline_url="http://k", tencent_url="http://t", fund_env=dict)
+    sim = SimpleNamespace(
+        list_url="http://l", kline_url="http://k", tencent_url="http://t", fund_env=dict, table_urls=dict
+    )
 
     env = demo_env(sim)
 

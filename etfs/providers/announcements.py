@@ -153,7 +153,7 @@ def parse_stock_bonus_page(text: str) -> tuple[int, list[BonusRow]]:
         if payload.get("code") == STOCK_BONUS_EMPTY:
             return 0, []
         raise BadPayload(
-            f"the dividend table refused: code {payload.get('code')!r}, message {payload.get('message')!r}"
+            f"the dividend table refused: code {payload.get('code')}, message {payload.get('message')!r}"
         )
     result = payload.get("result")
     if not isinstance(result, dict) or not isinstance(result.get("data"), list):

@@ -49,6 +49,7 @@ def provider_settings(settings) -> Callable[..., dict[str, Any]]:
             "EASTMONEY_LIST_URL": sim.list_url,
             "EASTMONEY_KLINE_URL": sim.kline_url,
             "TENCENT_KLINE_URL": sim.tencent_url,
+            **sim.table_urls(),
             **TEST_MARKETDATA,
             **overrides,
         }

@@ -32,6 +32,7 @@ def point_settings_at(settings, sim: Simulator, **overrides: Any) -> dict[str, A
         "EASTMONEY_LIST_URL": sim.list_url,
         "EASTMONEY_KLINE_URL": sim.kline_url,
         "TENCENT_KLINE_URL": sim.tencent_url,
+        **sim.table_urls(),
         **SYNC_MARKETDATA,
         **overrides,
     }

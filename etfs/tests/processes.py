@@ -133,6 +133,7 @@ def simulator_env(sim: Simulator, **marketdata: str) -> dict[str, str]:
         "EASTMONEY_LIST_URL": sim.list_url,
         "EASTMONEY_KLINE_URL": sim.kline_url,
         "TENCENT_KLINE_URL": sim.tencent_url,
+        **sim.table_urls(),
         **sim.fund_env(),  # were the fund phase on, it would ask the simulator, never the internet
         "FUNDDATA_SYNC": "0",  # off, as in-process tests have it: the price hosts' requests alone
         "MARKETDATA_PROVIDERS": "eastmoney",

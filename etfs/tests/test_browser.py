@@ -48,6 +48,7 @@ def market(settings):
             "EASTMONEY_LIST_URL": sim.list_url,
             "EASTMONEY_KLINE_URL": sim.kline_url,
             "TENCENT_KLINE_URL": sim.tencent_url,
+            **sim.table_urls(),
             "RATE_LIMIT": 1000.0,
             "BACKOFF_BASE": 0.01,
             "BACKOFF_MAX": 0.05,

@@ -89,6 +89,8 @@ class Command(BaseCommand):
         self.stdout.write(f"export EASTMONEY_LIST_URL={sim.list_url}")
         self.stdout.write(f"export EASTMONEY_KLINE_URL={sim.kline_url}")
         self.stdout.write(f"export TENCENT_KLINE_URL={sim.tencent_url}")
+        for name, url in sim.table_urls().items():  # East Money's tables of announced splits and dividends
+            self.stdout.write(f"export {name}={url}")
         for name, url in sim.fund_env().items():  # the fund hosts (NAV, shares, facts, exchange lists)
             self.stdout.write(f"export {name}={url}")
         self.stdout.write("Press Ctrl-C to stop.")
