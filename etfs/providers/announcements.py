@@ -152,9 +152,7 @@ def parse_stock_bonus_page(text: str) -> tuple[int, list[BonusRow]]:
     if payload["success"] is not True:
         if payload.get("code") == STOCK_BONUS_EMPTY:
             return 0, []
-        raise BadPayload(
-            f"the dividend table refused: code {payload.get('code')}, message {payload.get('message')!r}"
-        )
+        raise BadPayload(f"the dividend table refused: code {payload.get('code')}, message {payload.get('message')!r}")
     result = payload.get("result")
     if not isinstance(result, dict) or not isinstance(result.get("data"), list):
         raise BadPayload("the dividend table's answer has no 'result.data' list")
