@@ -14,7 +14,9 @@ one). Answers are rendered as the real host renders them and parsed by the real
 - turnover % is not in the recordings: ``0.00`` stands in (nothing stores it);
 - the list names the 11 ETFs without a quote (``-``): the recordings have no snapshot;
 - the SSE Composite (``secid=1.000001``, the trading calendar's source) has a bar on every day
-  any of the 11 traded: real sessions; its prices (3000.00) stand in, nothing reads them.
+  any of the 11 traded: real sessions; its prices (3000.00) stand in, nothing reads them;
+- the split and dividend tables were never recorded: asking for them raises ``NotSupported``
+  (no request counted), so the sync reads the terms from the two series alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from etfs.providers.base import RequestStats
 from etfs.providers.eastmoney import EastMoneyProvider
+from etfs.providers.errors import NotSupported
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 NAMES = {
@@ -45,6 +48,8 @@ NAMES = {
     "588000": "科创50",
 }
 LAST_RAW_DAY = dt.date(2024, 7, 11)
+# East Money's tables of announced terms: no real answer of either is in the recordings.
+TABLE_PATHS = ("/Data/funddataIndex_Interface.aspx", "/api/data/v1/get")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -112,7 +117,9 @@ class RecordedHost:
                 previous = prices[1]
             self.klines[(code, "0")], self.klines[(code, "1")] = raw, adjusted
 
-    def get(self, url: str, params: dict[str, Any], *, parse, symbol: str = "") -> Any:
+    def get(self, url: str, params: dict[str, Any], *, parse, symbol: str = "", headers: Any = None) -> Any:
+        if any(table in url for table in TABLE_PATHS):  # nothing recorded: say so, as a host without it would
+            raise NotSupported("no answer of East Money's split or dividend table was recorded", host="recorded")
         self.stats.requests += 1
         self.requests.append(dict(params))
         return parse(self.list_page(params) if "clist" in url else self.kline(params))

@@ -17,6 +17,7 @@ from etfs.funds import FundProfile, t0_for
 from etfs.models import Instrument, SyncRun
 from etfs.simulator.market import SimConfig
 from etfs.simulator.server import KLINE_PATH, LIST_PATH
+from etfs.simulator.tables import FUND_SPLITS_PATH, STOCK_BONUS_PATH
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
 from prices.fund_queries import nav_rows, shares_rows
@@ -25,7 +26,7 @@ from prices.models import DailyBar, FundNav, FundQuote, FundShares, time_to_trad
 pytestmark = pytest.mark.django_db
 
 TODAY = dt.date(2024, 6, 28)
-PRICE_PATHS = (LIST_PATH, KLINE_PATH)
+PRICE_PATHS = (LIST_PATH, KLINE_PATH, FUND_SPLITS_PATH, STOCK_BONUS_PATH)  # the tables serve the bars' adjustments
 SHARES_DAYS = 30
 SHARES_FROM = shift_trading_days(TODAY, SHARES_DAYS)
 
