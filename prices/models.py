@@ -10,7 +10,6 @@ distribution while raw history does not.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import TypedDict
 
 from django.db import models
@@ -229,12 +228,6 @@ class AnnouncedSplit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.ex_date}: {self.split_ratio}"
-
-    @property
-    def cash(self) -> Decimal:
-        """The split table states ratios only: no cash (the shape the sync reads a table row in,
-        ``etfs.providers.base.AnnouncedRecord``)."""
-        return Decimal(0)
 
 
 class AnnouncedYear(models.Model):
