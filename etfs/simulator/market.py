@@ -208,6 +208,12 @@ class SimMarket:
         today = self.today
         return dataclasses.replace(inst, actions=tuple(a for a in self._path(inst).actions if a.ex_date <= today))
 
+    def upcoming_actions(self, symbol: Symbol | str, days: int) -> tuple[SimAction, ...]:
+        """Actions after today and within ``days`` of it: announced plans, their terms final."""
+        inst = self.instrument(symbol)
+        until = self.today + dt.timedelta(days=days)
+        return tuple(a for a in self._path(inst).actions if self.today < a.ex_date <= until)
+
     def codes(self) -> frozenset[str]:
         """Every simulated code, listed yet or not (a table's filler must never use one)."""
         return frozenset(inst.symbol.code for inst in self._instruments)

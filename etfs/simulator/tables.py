@@ -16,7 +16,8 @@ The wire formats are the real ones as ``etfs/providers/announcements.py`` docume
 - ``/api/data/v1/get?reportName=RPT_SHAREBONUS_DET&filter=(SECURITY_CODE in ("…",…))&pageNumber
   &pageSize`` (数据中心 分红送配): the real columns, per 10 shares (``PRETAX_BONUS_RMB`` = cash × 10,
   ``BONUS_IT_RATIO`` = ``IT_RATIO`` = (ratio − 1) × 10, null where none), one row per simulated
-  stock action up to today, ``EX_DIVIDEND_DATE`` newest first (``sortTypes=1``: oldest);
+  stock action up to today, ``EX_DIVIDEND_DATE`` newest first (``sortTypes=1``: oldest), and
+  one row per action of the next 30 days as an announced plan (terms, but no ``EX_DIVIDEND_DATE``);
   ``pageSize`` honoured up to 500; no rows is the host's ``success: false, code 9201``. ETFs are
   not in it (the real table answers them with no rows). A filter other than ``SECURITY_CODE in
   (…)`` or ``SECURITY_CODE="…"`` gets the host's error shape (``success: false``, a code ≠ 0; the
@@ -47,6 +48,7 @@ FUND_SPLITS_PAGE = 100
 STOCK_BONUS_MAX_PAGE = 500
 FIRST_TABLE_YEAR = 2005  # the real split table's first year
 FILLER_PER_YEAR = (140, 160)
+PLAN_DAYS = 30  # a stock's action this close after today is in the dividend table as a plan (no ex-date)
 SPLIT, CONVERSION, MERGE = "份额分拆", "份额折算", "份额合并"
 JS_TYPE = "application/x-javascript"
 VERSION = "9c2d8e1f3b7a4c5d6e0f1a2b3c4d5e6f"
@@ -218,12 +220,26 @@ def _bonus_row(inst: SimInstrument, action: SimAction) -> dict[str, Any]:
     }
 
 
+def _plan_row(inst: SimInstrument, action: SimAction) -> dict[str, Any]:
+    """An announced plan not implemented yet: its terms, no ex-date and no record date."""
+    return {
+        **_bonus_row(inst, action),
+        "EX_DIVIDEND_DATE": None,
+        "EQUITY_RECORD_DATE": None,
+        "ASSIGN_PROGRESS": "股东大会决议通过",
+    }
+
+
 def _stock_rows(market: SimMarket) -> dict[str, list[tuple[dt.date, dict[str, Any]]]]:
-    """Every simulated stock's actions up to today as table rows, by code."""
+    """Every simulated stock's actions up to today as table rows, by code, and the plans of the
+    next ``PLAN_DAYS`` without an ex-date (sorted as the newest: the host lists nulls first)."""
     table: dict[str, list[tuple[dt.date, dict[str, Any]]]] = {}
     for inst in market.instruments():
         if not inst.is_etf:
-            table[inst.symbol.code] = [(a.ex_date, _bonus_row(inst, a)) for a in inst.actions]
+            plans = market.upcoming_actions(inst.symbol, PLAN_DAYS) if inst.delist_date is None else ()
+            table[inst.symbol.code] = [(a.ex_date, _bonus_row(inst, a)) for a in inst.actions] + [
+                (dt.date.max, _plan_row(inst, a)) for a in plans
+            ]
     return table
 
 

@@ -24,6 +24,7 @@ SCHEDULED = (
     ScheduledAction("510300", dt.date(2023, 9, 14), split_ratio=D("0.5")),
     ScheduledAction("159915", LATER, split_ratio=D(2)),
     ScheduledAction("000002", dt.date(2024, 5, 16), cash_share=D("0.03"), split_ratio=D("1.3")),
+    ScheduledAction("600036", LATER, cash_share=D("0.02")),  # a plan on today: terms, no ex-date yet
 )
 CONFIG = {"n_etfs": 6, "n_stocks": 4, "years": 1, "today": TODAY, "seed": 3, "scheduled": SCHEDULED}
 SHARE_BONUS = {"reportName": "RPT_SHAREBONUS_DET", "columns": "ALL", "source": "WEB", "client": "WEB"}
@@ -156,8 +157,8 @@ def test_dividend_table_rows_are_the_stocks_actions_per_ten_shares(sim):
 
     answer = bonus(sim, filter=f"(SECURITY_CODE in ({quoted}))", pageSize=500)
 
-    rows = answer["result"]["data"]
-    assert (answer["success"], answer["code"], answer["result"]["count"]) == (True, 0, len(truth))
+    rows = [row for row in answer["result"]["data"] if row["EX_DIVIDEND_DATE"] is not None]
+    assert (answer["success"], answer["code"], len(rows)) == (True, 0, len(truth))
     got = {
         (row["SECURITY_CODE"], row["EX_DIVIDEND_DATE"]): (
             D(str(row["PRETAX_BONUS_RMB"] or 0)) / 10,
@@ -167,6 +168,26 @@ def test_dividend_table_rows_are_the_stocks_actions_per_ten_shares(sim):
     }
     assert got == truth
     assert ("000002", "2024-05-16 00:00:00") in got and got["000002", "2024-05-16 00:00:00"][1] == D("1.3")
+
+
+def test_dividend_table_lists_a_coming_action_as_a_plan_without_dates(sim):
+    rows = bonus(sim, filter='(SECURITY_CODE="600036")', pageSize=500)["result"]["data"]
+
+    (plan,) = [row for row in rows if row["EX_DIVIDEND_DATE"] is None]
+    assert rows[0] == plan  # nulls first, newest first
+    assert plan["EQUITY_RECORD_DATE"] is None and plan["ASSIGN_PROGRESS"] != "实施分配"
+    assert plan["PRETAX_BONUS_RMB"] > 0
+    assert LATER not in {a.ex_date for a in sim.market.instrument("600036.SH").actions}
+
+
+def test_dividend_table_plan_becomes_implemented_on_its_day():
+    with run_simulator(SimConfig(**CONFIG, table_filler=False)) as moving:
+        moving.set_today(LATER)
+
+        rows = bonus(moving, filter='(SECURITY_CODE="600036")', pageSize=500)["result"]["data"]
+
+        assert rows[0]["EX_DIVIDEND_DATE"] == f"{LATER} 00:00:00" and rows[0]["ASSIGN_PROGRESS"] == "实施分配"
+        assert all(row["EX_DIVIDEND_DATE"] for row in rows)
 
 
 def test_dividend_table_writes_null_where_there_is_nothing(sim):
@@ -183,7 +204,8 @@ def test_dividend_table_pages_at_the_asked_size_newest_first(sim):
     rows = first["data"] + [row for page in pages for row in page]
 
     assert first["pages"] == math.ceil(first["count"] / 3) >= 2 and len(rows) == first["count"]
-    assert [row["EX_DIVIDEND_DATE"] for row in rows] == sorted((row["EX_DIVIDEND_DATE"] for row in rows), reverse=True)
+    days = [row["EX_DIVIDEND_DATE"] or "9999" for row in rows]  # plans (no ex-date) first
+    assert days == sorted(days, reverse=True)
 
 
 def test_dividend_table_page_size_stops_at_500(sim):
