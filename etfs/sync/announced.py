@@ -44,12 +44,16 @@ STOCK_CODES_PER_REQUEST = 50
 
 
 class Announced(Protocol):
-    """A table row, as the providers give it (``etfs.providers.base.AnnouncedRecord``)."""
+    """A table row, as the providers give it (``etfs.providers.base.AnnouncedRecord``), read only."""
 
-    code: str
-    ex_date: dt.date
-    cash: Decimal
-    split_ratio: Decimal
+    @property
+    def code(self) -> str: ...
+    @property
+    def ex_date(self) -> dt.date: ...
+    @property
+    def cash(self) -> Decimal: ...
+    @property
+    def split_ratio(self) -> Decimal: ...
 
 
 @dataclass(frozen=True)
