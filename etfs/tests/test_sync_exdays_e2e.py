@@ -28,6 +28,7 @@ from etfs.simulator.index import INDEX_SECID
 from etfs.simulator.market import ScheduledAction, SimConfig
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
+from etfs.tests.served import wrong_instruments
 from prices.models import DailyBar, time_to_trading_date
 
 pytestmark = pytest.mark.django_db
@@ -108,19 +109,6 @@ def _expected_history(sim, last: dict[str, dt.date], day: dt.date, *, is_etf: bo
     return wanted
 
 
-def _api(client, symbol: str, adjust: str) -> list[tuple]:
-    response = client.get(f"/api/instruments/{symbol}/bars/", {"adjust": adjust, "page_size": 5000})
-    assert response.status_code == 200, response.content
-    return [
-        (dt.date.fromisoformat(r["date"]), *(Decimal(str(r[k])) for k in ("open", "high", "low", "close")))
-        for r in response.json()["results"]
-    ]
-
-
-def _truth(sim, symbol, adjust: str) -> list[tuple]:
-    return [(b.day, b.open, b.high, b.low, b.close) for b in sim.market.bars(symbol, adjust)]
-
-
 def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_within_budget(sim, client):
     for kind, is_etf in _kinds(sim).items():
         listed = [i for i in sim.market.listed() if i.is_etf is is_etf]
@@ -147,17 +135,13 @@ def test_backfill_then_daily_syncs_keep_qfq_and_hfq_equal_to_the_providers_withi
     assert {f"{1 if s.code.startswith(('5', '6')) else 0}.{s.code}" for s in SCHEDULED} <= through_history
     synced = list(Instrument.objects.values_list("symbol", flat=True))
     assert len(synced) == len([i for i in sim.market.instruments() if i.list_date <= TODAY]) - 2  # 2 delisted
-    assert _wrong(client, sim, synced, "qfq") == []
-    assert _wrong(client, sim, synced, "hfq") == []
+    assert wrong_instruments(client, sim, synced, "qfq") == []
+    assert wrong_instruments(client, sim, synced, "hfq") == []
 
 
 def _odd_or_stock(sim, symbol: str) -> bool:
     inst = sim.market.instrument(symbol)
     return not inst.is_etf or any(a.split_ratio != a.split_ratio.to_integral_value() for a in inst.actions)
-
-
-def _wrong(client, sim, symbols: list[str], adjust: str) -> list[str]:
-    return [symbol for symbol in symbols if _api(client, symbol, adjust) != _truth(sim, symbol, adjust)]
 
 
 def test_audit_pins_hfq_where_qfq_left_a_choice_and_reports_it(sim, client):
@@ -176,4 +160,4 @@ def test_audit_pins_hfq_where_qfq_left_a_choice_and_reports_it(sim, client):
 
     audit = sim.request_log[before:]
     assert Counter(entry.query["fqt"] for entry in audit) == dict.fromkeys("012", len(synced))
-    assert _wrong(client, sim, synced, "qfq") == _wrong(client, sim, synced, "hfq") == []
+    assert wrong_instruments(client, sim, synced, "qfq") == wrong_instruments(client, sim, synced, "hfq") == []

@@ -21,6 +21,7 @@ from etfs.simulator.index import INDEX_SECID
 from etfs.simulator.market import SimConfig
 from etfs.sync.options import SyncOptions
 from etfs.sync.service import run_sync
+from etfs.tests.served import wrong_instruments
 from prices.models import AnnouncedYear, CorporateAction, DailyBar
 
 pytestmark = pytest.mark.django_db
@@ -49,23 +50,6 @@ def backfill(sim, kind: str):
     return {secid: sorted(fqts) for secid, fqts in klines.items()}, tables
 
 
-def api(client, symbol: str, adjust: str) -> list[tuple]:
-    response = client.get(f"/api/instruments/{symbol}/bars/", {"adjust": adjust, "page_size": 5000})
-    assert response.status_code == 200, response.content
-    return [
-        (dt.date.fromisoformat(r["date"]), *(Decimal(str(r[k])) for k in ("open", "high", "low", "close")))
-        for r in response.json()["results"]
-    ]
-
-
-def truth(sim, symbol: str, adjust: str) -> list[tuple]:
-    return [(b.day, b.open, b.high, b.low, b.close) for b in sim.market.bars(symbol, adjust)]
-
-
-def wrong(client, sim, symbols: list[str], adjust: str) -> list[str]:
-    return [s for s in symbols if api(client, s, adjust) != truth(sim, s, adjust)]
-
-
 def listed(sim, *, is_etf: bool) -> list[str]:
     return sorted(i.symbol.canonical for i in sim.market.listed() if i.is_etf is is_etf and sim.market.bars(i.symbol))
 
@@ -79,7 +63,7 @@ def test_an_etf_backfill_reads_two_series_each_and_the_split_table_once_a_year(s
     assert set(AnnouncedYear.objects.values_list("year", flat=True)) == split_years
     pages = sum(tables.values())
     assert set(tables) == {"/Data/funddataIndex_Interface.aspx"} and len(split_years) <= pages <= 3 * len(split_years)
-    assert wrong(client, sim, etfs, "qfq") == wrong(client, sim, etfs, "hfq") == []
+    assert wrong_instruments(client, sim, etfs, "qfq") == wrong_instruments(client, sim, etfs, "hfq") == []
 
 
 def test_the_odd_conversions_ratios_come_from_the_table(sim):
@@ -96,7 +80,7 @@ def test_a_stock_backfill_reads_two_series_each_and_one_table_request_for_all(si
     stocks = listed(sim, is_etf=False)
     assert klines == {sim.market.instrument(s).symbol.secid: ["0", "1"] for s in stocks}
     assert tables == {"/api/data/v1/get": 1}  # twenty stocks: one request of up to fifty codes
-    assert wrong(client, sim, stocks, "qfq") == wrong(client, sim, stocks, "hfq") == []
+    assert wrong_instruments(client, sim, stocks, "qfq") == wrong_instruments(client, sim, stocks, "hfq") == []
 
 
 def test_a_second_backfill_of_the_same_years_reads_the_stored_split_table(sim, client):
@@ -108,4 +92,4 @@ def test_a_second_backfill_of_the_same_years_reads_the_stored_split_table(sim, c
 
     # Every split year before 2024 is over and final; this year's was read today already.
     assert tables == Counter()
-    assert wrong(client, sim, ["159919.SZ", "588000.SH"], "hfq") == []
+    assert wrong_instruments(client, sim, ["159919.SZ", "588000.SH"], "hfq") == []
