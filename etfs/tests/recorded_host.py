@@ -16,7 +16,10 @@ one). Answers are rendered as the real host renders them and parsed by the real
 - the SSE Composite (``secid=1.000001``, the trading calendar's source) has a bar on every day
   any of the 11 traded: real sessions; its prices (3000.00) stand in, nothing reads them;
 - the split and dividend tables were never recorded: asking for them raises ``NotSupported``
-  (no request counted), so the sync reads the terms from the two series alone.
+  (no request counted), so the sync reads the terms from the two series alone; or, given
+  ``split_rows``, the fund split table answers those rows (real facts: the days and ratios of the
+  real splits the recordings show) in its wire format (``var pageinfo=…;var jjcf_data=…;``), one
+  page per year.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ def _line(day: str, prices: tuple[Decimal, ...], previous: Decimal | None, lots:
 class RecordedHost:
     """Stands in for ``HostClients``: renders the answer a request asks for, counts it."""
 
-    def __init__(self) -> None:
+    def __init__(self, split_rows: dict[int, list[list[str]]] | None = None) -> None:
+        self.split_rows = split_rows
         self.stats = RequestStats()
         self.requests: list[dict[str, Any]] = []
         self.klines: dict[tuple[str, str], list[str]] = {}
@@ -118,11 +122,21 @@ class RecordedHost:
             self.klines[(code, "0")], self.klines[(code, "1")] = raw, adjusted
 
     def get(self, url: str, params: dict[str, Any], *, parse, symbol: str = "", headers: Any = None) -> Any:
-        if any(table in url for table in TABLE_PATHS):  # nothing recorded: say so, as a host without it would
+        splits = TABLE_PATHS[0] in url and self.split_rows is not None
+        if (
+            any(table in url for table in TABLE_PATHS) and not splits
+        ):  # not recorded: say so, as a host without it would
             raise NotSupported("no answer of East Money's split or dividend table was recorded", host="recorded")
         self.stats.requests += 1
         self.requests.append(dict(params))
+        if splits:
+            return parse(self.split_page(int(params["year"])))
         return parse(self.list_page(params) if "clist" in url else self.kline(params))
+
+    def split_page(self, year: int) -> str:
+        rows = (self.split_rows or {}).get(year, [])
+        data = json.dumps(rows, ensure_ascii=False)
+        return f"var pageinfo=[{1 if rows else 0},100,1];var jjcf_data={data};var jjcf_jjgs=[];var jjcf_year=[];"
 
     def list_page(self, params: dict[str, Any]) -> str:
         rows = [
@@ -160,11 +174,11 @@ class RecordedHost:
         pass
 
 
-def recorded_provider() -> EastMoneyProvider:
+def recorded_provider(split_rows: dict[int, list[list[str]]] | None = None) -> EastMoneyProvider:
     """The real East Money provider, its requests answered by ``RecordedHost``."""
     provider = EastMoneyProvider("http://recorded.invalid/api/qt/clist/get", "http://recorded.invalid/kline")
     provider.clients.close()
-    host = RecordedHost()
+    host = RecordedHost(split_rows)
     provider.clients = host  # type: ignore[assignment]
     provider.stats = host.stats
     return provider

@@ -114,3 +114,44 @@ def test_distributions_after_the_raw_series_end_apply_to_it_as_one_step(synced):
     later = CorporateAction.objects.get(instrument__symbol="510880.SH", ex_date__gt=LAST_RAW_DAY)
 
     assert (later.ex_date, later.cash, later.split_ratio) == (dt.date(2024, 7, 12), Decimal("0.285"), 1)
+
+
+# The fund split table as East Money would answer it for the real splits the recordings show
+# (constructed: no real answer of the table was recorded; the days and ratios are the real ones).
+REAL_SPLITS = {
+    2021: [
+        ["159928", "消费ETF", "2021-06-25", "份额分拆", "4", ""],
+        ["512010", "医药ETF", "2021-06-28", "份额分拆", "4", ""],
+    ],
+    2022: [
+        ["513500", "标普500", "2022-03-30", "份额分拆", "2", ""],
+        ["000311", "景顺长城沪深300", "2022-05-20", "份额折算", "1.0234000000", ""],
+    ],
+}
+
+
+def _sync_with_splits(rows: dict[int, list[list[str]]]) -> SyncRun:
+    now = dt.datetime.combine(LAST_RAW_DAY, dt.time(16), SHANGHAI)
+    run = run_sync(SyncOptions.parse("etfs"), provider=recorded_provider(rows), now=now)
+    assert run.status == SyncRun.Status.SUCCESS, run.message
+    return run
+
+
+@pytest.mark.parametrize("code", ["159928", "512010", "513500"])
+def test_the_split_tables_real_terms_fit_east_moneys_qfq_and_are_recorded_as_table(client, code):
+    _sync_with_splits(REAL_SPLITS)
+
+    split = CorporateAction.objects.exclude(split_ratio=1).get(instrument__symbol=_symbol(code))
+    ours, theirs = _api_qfq(client, code), real_qfq(code)
+    assert split.source == CorporateAction.Source.TABLE
+    assert [day for day in raw_days(code) if day in theirs and ours[day] != theirs[day]] == []
+
+
+def test_a_split_table_row_east_moneys_qfq_contradicts_is_not_taken(client):
+    wrong = {2021: [["512010", "医药ETF", "2021-06-28", "份额分拆", "3.9", ""]]}
+    _sync_with_splits(wrong)
+
+    split = CorporateAction.objects.exclude(split_ratio=1).get(instrument__symbol="512010.SH")
+    ours, theirs = _api_qfq(client, "512010"), real_qfq("512010")
+    assert (split.split_ratio, split.source) == (Decimal(4), CorporateAction.Source.PROVIDER)
+    assert [day for day in raw_days("512010") if day in theirs and ours[day] != theirs[day]] == []
